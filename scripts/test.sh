@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every test of the solution and ends with the totals alone on a line:
+#   N passed, N failed, N skipped
+# Fails when a test fails or when no test ran. Installs what the tests need first.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+bash scripts/install-test-deps.sh
+
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+
+dotnet build SpiffeHelper.sln -c Release -nologo -v quiet
+status=0
+dotnet test SpiffeHelper.sln -c Release --no-build -nologo \
+  --logger "trx" --logger "console;verbosity=normal" \
+  --results-directory "$results" -- RunConfiguration.TestSessionTimeout=1500000 || status=$?
+
+passed=0 failed=0 skipped=0 total=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  value() { printf '%s' "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  total=$((total + $(value total)))
+  passed=$((passed + $(value passed)))
+  failed=$((failed + $(value failed) + $(value error) + $(value timeout) + $(value aborted)))
+  skipped=$((skipped + $(value notExecuted)))
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$total" -eq 0 ]; then
+  echo "no test ran" >&2
+  exit 1
+fi
+if [ "$failed" -ne 0 ] || [ "$status" -ne 0 ]; then
+  exit 1
+fi
