@@ -1,3 +1,4 @@
+using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
@@ -79,7 +80,8 @@ public sealed class TestCertificateAuthority : IDisposable
         var ttl = caTtl ?? TimeSpan.FromDays(1);
         var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var rootRequest = CaRequest(td, rootKey, "Test Root");
-        var root = rootRequest.CreateSelfSigned(now.AddMinutes(-1), now + ttl);
+        using var rootWithKey = rootRequest.CreateSelfSigned(now.AddMinutes(-1), now + ttl);
+        var root = X509CertificateLoader.LoadCertificate(rootWithKey.RawData);
 
         X509Certificate2? intermediate = null;
         ECDsa? intermediateKey = null;
@@ -88,7 +90,7 @@ public sealed class TestCertificateAuthority : IDisposable
             intermediateKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var request = CaRequest(td, intermediateKey, "Test Intermediate");
             request.CertificateExtensions.Add(AuthorityKeyIdentifier(root));
-            intermediate = request.Create(root.CopyWithPrivateKey(rootKey), now.AddMinutes(-1), now + ttl - TimeSpan.FromMinutes(1), RandomSerial());
+            intermediate = request.Create(rootWithKey, now.AddMinutes(-1), now + ttl - TimeSpan.FromMinutes(1), RandomSerial());
         }
 
         return new TestCertificateAuthority(td, root, rootKey, intermediate, intermediateKey, time);
@@ -105,14 +107,7 @@ public sealed class TestCertificateAuthority : IDisposable
 
         if (!options.NoUriSan)
         {
-            var san = new SubjectAlternativeNameBuilder();
-            san.AddUri(new Uri(id));
-            foreach (var extra in options.ExtraUris)
-            {
-                san.AddUri(new Uri(extra));
-            }
-
-            request.CertificateExtensions.Add(san.Build());
+            request.CertificateExtensions.Add(UriSans([id, .. options.ExtraUris]));
         }
 
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(options.LeafIsCa, false, 0, true));
@@ -182,11 +177,28 @@ public sealed class TestCertificateAuthority : IDisposable
         var request = new CertificateRequest($"C=US, O=SPIFFE, CN={commonName}", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddUri(new Uri(trustDomain.IdString));
-        request.CertificateExtensions.Add(san.Build());
+        request.CertificateExtensions.Add(UriSans([trustDomain.IdString]));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         return request;
+    }
+
+    /// <summary>
+    /// A SAN extension holding the URIs exactly as given: <see cref="SubjectAlternativeNameBuilder"/>
+    /// normalises them through <see cref="Uri"/> (adding a trailing slash), which would hide the very
+    /// strings the validator must see.
+    /// </summary>
+    private static X509Extension UriSans(IEnumerable<string> uris)
+    {
+        var writer = new AsnWriter(AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            foreach (var uri in uris)
+            {
+                writer.WriteCharacterString(UniversalTagNumber.IA5String, uri, new Asn1Tag(TagClass.ContextSpecific, 6));
+            }
+        }
+
+        return new X509Extension("2.5.29.17", writer.Encode(), critical: false);
     }
 
     private static X509AuthorityKeyIdentifierExtension AuthorityKeyIdentifier(X509Certificate2 issuer) =>
