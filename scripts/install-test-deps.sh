@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond a fresh Debian machine with the .NET SDK.
-# Idempotent: installs only what is missing, so a developer can run it every time.
+# Idempotent: installs only what is missing, so it runs before every test run.
 set -euo pipefail
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 
 needed=()
 command -v openssl >/dev/null 2>&1 || needed+=(openssl)
+command -v curl >/dev/null 2>&1 || needed+=(curl)
+# Prometheus and promtool check the alert rules and scrape the helper in end-to-end tests.
+command -v promtool >/dev/null 2>&1 || needed+=(prometheus)
 
 if [ "${#needed[@]}" -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${needed[*]}" >&2
+  # Tests start their own servers on loopback; packaged services must not start on install.
+  policy_added=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${needed[@]}"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null
+  [ -z "$policy_added" ] || $sudo rm -f /usr/sbin/policy-rc.d
 fi
