@@ -1,0 +1,66 @@
+using System.Collections.Immutable;
+
+namespace MiniSpire.Agent.Cache;
+
+/// <summary>
+/// The agent's cache of entries, SVIDs and bundles, and the signal that wakes every open Workload API
+/// stream when any of them changes. Writers are the sync and rotation loops; readers never block them.
+/// </summary>
+internal sealed class AgentCache
+{
+    private readonly Lock _lock = new();
+    private CacheState _current = CacheState.Empty;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public CacheState Current => Volatile.Read(ref _current);
+
+    /// <summary>Replaces the entries; SVIDs of entries that are gone are dropped.</summary>
+    public void SetEntries(IEnumerable<CachedEntry> entries) => Update(state =>
+    {
+        var byId = entries.ToImmutableSortedDictionary(e => e.Id, e => e, StringComparer.Ordinal);
+        return state with
+        {
+            Entries = byId,
+            Svids = state.Svids.Where(s => byId.ContainsKey(s.Key)).ToImmutableDictionary(),
+        };
+    });
+
+    /// <summary>Stores a newly signed SVID for an entry the cache still has.</summary>
+    public void SetSvid(string entryId, CachedX509Svid svid) => Update(state =>
+        state.Entries.ContainsKey(entryId) ? state with { Svids = state.Svids.SetItem(entryId, svid) } : state);
+
+    /// <summary>Replaces the own and federated bundles.</summary>
+    public void SetBundles(CachedBundle bundle, IEnumerable<CachedBundle> federated) => Update(state => state with
+    {
+        Bundle = bundle,
+        FederatedBundles = federated.ToImmutableDictionary(b => b.TrustDomain),
+    });
+
+    /// <summary>Completes when the cache moves past <paramref name="version"/>.</summary>
+    public Task WaitForChangeAsync(long version, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            return _current.Version != version ? Task.CompletedTask : _changed.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    private void Update(Func<CacheState, CacheState> change)
+    {
+        TaskCompletionSource changed;
+        lock (_lock)
+        {
+            var next = change(_current);
+            if (ReferenceEquals(next, _current))
+            {
+                return;
+            }
+
+            Volatile.Write(ref _current, next with { Version = _current.Version + 1 });
+            changed = _changed;
+            _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        changed.TrySetResult();
+    }
+}

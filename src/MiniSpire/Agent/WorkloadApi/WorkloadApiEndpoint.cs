@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MiniSpire.Agent.Attestation;
+using MiniSpire.Agent.Cache;
+
+namespace MiniSpire.Agent.WorkloadApi;
+
+/// <summary>Where and how the agent serves the Workload API.</summary>
+internal sealed record WorkloadApiEndpointOptions(string SocketPath, bool DiscoverWorkloadPath);
+
+/// <summary>
+/// Hosts <see cref="WorkloadApiService"/> on a Unix socket with mode 0777, as SPIRE does: who may call is
+/// decided by attestation, not by file permissions.
+/// </summary>
+internal static class WorkloadApiEndpoint
+{
+    public static WebApplication Build(WorkloadApiEndpointOptions options, AgentCache cache, IJwtSvidSource jwtSvids, TimeProvider time, Action<ILoggingBuilder>? logging = null)
+    {
+        var directory = Path.GetDirectoryName(options.SocketPath);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        // A socket file left by a previous run would make the bind fail.
+        if (File.Exists(options.SocketPath))
+        {
+            File.Delete(options.SocketPath);
+        }
+
+        var processes = new ProcessInspector();
+        var callers = new CallerIdentification(new PeerTracker(processes, new UnixWorkloadAttestor(processes, new UserDatabase(), options.DiscoverWorkloadPath)));
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(options.SocketPath, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.Use(callers.Middleware);
+        }));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(cache);
+        builder.Services.AddSingleton(callers);
+        builder.Services.AddSingleton(jwtSvids);
+        builder.Services.AddSingleton(time);
+        var app = builder.Build();
+        app.MapGrpcService<WorkloadApiService>();
+        app.Lifetime.ApplicationStarted.Register(() => File.SetUnixFileMode(options.SocketPath, (UnixFileMode)0b111_111_111));
+        return app;
+    }
+}

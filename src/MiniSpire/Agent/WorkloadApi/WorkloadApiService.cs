@@ -1,0 +1,314 @@
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using MiniSpire.Agent.Attestation;
+using MiniSpire.Agent.Cache;
+using MiniSpire.Entries;
+using Spiffe;
+using Spiffe.Jwt;
+using Spiffe.WorkloadApi.Proto;
+
+namespace MiniSpire.Agent.WorkloadApi;
+
+/// <summary>Mints JWT-SVIDs for an entry (the agent's JWT cache in front of the server).</summary>
+internal interface IJwtSvidSource
+{
+    Task<string> GetAsync(CachedEntry entry, IReadOnlyList<string> audience, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The SPIFFE Workload API as the SPIRE agent serves it: the security header is required, the caller is
+/// attested from its Unix peer credentials, and it receives the identities of every entry whose
+/// selectors its own include. Streams send a complete snapshot on every relevant cache change.
+/// </summary>
+internal sealed partial class WorkloadApiService(
+    AgentCache cache,
+    CallerIdentification callers,
+    IJwtSvidSource jwtSvids,
+    TimeProvider time,
+    ILogger<WorkloadApiService> logger) : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
+{
+    private const string SecurityHeaderKey = "workload.spiffe.io";
+
+    public override async Task FetchX509SVID(X509SVIDRequest request, IServerStreamWriter<X509SVIDResponse> responseStream, ServerCallContext context)
+    {
+        var caller = Admit(context, nameof(FetchX509SVID));
+        var sentAny = false;
+        await StreamAsync(context, state =>
+        {
+            var identities = state.Match(caller.Selectors);
+            if (identities.Count == 0)
+            {
+                LogNoMatch(context.Method, caller, sentAny);
+                throw new RpcException(new Status(StatusCode.PermissionDenied, "no identity issued"));
+            }
+
+            // As SPIRE: a new subscriber waits until every matching entry has its SVID.
+            if (identities.Any(i => i.Svid is null) || state.Bundle is null)
+            {
+                return null;
+            }
+
+            sentAny = true;
+            return ToX509Response(state, identities);
+        }, responseStream);
+    }
+
+    public override Task FetchX509Bundles(X509BundlesRequest request, IServerStreamWriter<X509BundlesResponse> responseStream, ServerCallContext context)
+    {
+        var caller = Admit(context, nameof(FetchX509Bundles));
+        return StreamAsync(context, state =>
+        {
+            var identities = RequireIdentities(context, state, caller);
+            if (state.Bundle is null)
+            {
+                return null;
+            }
+
+            var response = new X509BundlesResponse();
+            foreach (var bundle in BundlesFor(state, identities))
+            {
+                response.Bundles.Add(bundle.TrustDomain.IdString, ByteString.CopyFrom(bundle.X509AuthoritiesDer()));
+            }
+
+            return response;
+        }, responseStream);
+    }
+
+    public override Task FetchJWTBundles(JWTBundlesRequest request, IServerStreamWriter<JWTBundlesResponse> responseStream, ServerCallContext context)
+    {
+        var caller = Admit(context, nameof(FetchJWTBundles));
+        return StreamAsync(context, state =>
+        {
+            var identities = RequireIdentities(context, state, caller);
+            if (state.Bundle is null)
+            {
+                return null;
+            }
+
+            var response = new JWTBundlesResponse();
+            foreach (var bundle in BundlesFor(state, identities))
+            {
+                response.Bundles.Add(bundle.TrustDomain.IdString, ByteString.CopyFrom(bundle.Jwks));
+            }
+
+            return response;
+        }, responseStream);
+    }
+
+    public override async Task<JWTSVIDResponse> FetchJWTSVID(JWTSVIDRequest request, ServerCallContext context)
+    {
+        RequireSecurityHeader(context);
+        if (request.Audience.Count == 0 || request.Audience.Any(string.IsNullOrEmpty))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "audience must be specified"));
+        }
+
+        SpiffeId? wanted = null;
+        if (!string.IsNullOrEmpty(request.SpiffeId) && !SpiffeId.TryParse(request.SpiffeId, out wanted, out var idError))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"invalid requested SPIFFE ID: {idError}"));
+        }
+
+        var caller = Attest(context, nameof(FetchJWTSVID));
+        var identities = RequireIdentities(context, cache.Current, caller)
+            .Where(i => wanted is null || i.Entry.SpiffeId == wanted)
+            .ToList();
+        if (identities.Count == 0)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, $"no identity issued for \"{request.SpiffeId}\""));
+        }
+
+        var audience = request.Audience.ToList();
+        var response = new JWTSVIDResponse();
+        var hints = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var identity in identities)
+        {
+            if (identity.Entry.Hint.Length > 0 && !hints.Add(identity.Entry.Hint))
+            {
+                continue;
+            }
+
+            var token = await jwtSvids.GetAsync(identity.Entry, audience, context.CancellationToken);
+            response.Svids.Add(new JWTSVID { SpiffeId = identity.Entry.SpiffeId.ToString(), Svid = token, Hint = identity.Entry.Hint });
+        }
+
+        return response;
+    }
+
+    public override Task<ValidateJWTSVIDResponse> ValidateJWTSVID(ValidateJWTSVIDRequest request, ServerCallContext context)
+    {
+        RequireSecurityHeader(context);
+        if (string.IsNullOrEmpty(request.Audience))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "audience must be specified"));
+        }
+
+        if (string.IsNullOrEmpty(request.Svid))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "svid must be specified"));
+        }
+
+        var caller = Attest(context, nameof(ValidateJWTSVID));
+        var state = cache.Current;
+        RequireIdentities(context, state, caller);
+
+        var bundles = new List<JwtBundle>();
+        foreach (var bundle in new[] { state.Bundle }.Concat(state.FederatedBundles.Values).OfType<CachedBundle>())
+        {
+            try
+            {
+                bundles.Add(JwtBundle.Parse(bundle.TrustDomain, bundle.Jwks));
+            }
+            catch (JwtSvidException e)
+            {
+                LogUnusableJwtBundle(logger, bundle.TrustDomain.Name, e.Message);
+            }
+        }
+
+        JwtSvid svid;
+        try
+        {
+            svid = JwtSvid.Parse(request.Svid, new JwtBundleSet(bundles), [request.Audience], time);
+        }
+        catch (JwtSvidException e)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, e.Message));
+        }
+
+        return Task.FromResult(new ValidateJWTSVIDResponse
+        {
+            SpiffeId = svid.Id.ToString(),
+            Claims = Struct.Parser.ParseJson(svid.ClaimsJson),
+        });
+    }
+
+    private static X509SVIDResponse ToX509Response(CacheState state, IReadOnlyList<WorkloadIdentity> identities)
+    {
+        var response = new X509SVIDResponse();
+        var bundleDer = ByteString.CopyFrom(state.Bundle!.X509AuthoritiesDer());
+        var hints = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var identity in identities)
+        {
+            if (identity.Entry.Hint.Length > 0 && !hints.Add(identity.Entry.Hint))
+            {
+                continue;
+            }
+
+            response.Svids.Add(new X509SVID
+            {
+                SpiffeId = identity.Entry.SpiffeId.ToString(),
+                X509Svid = ByteString.CopyFrom(identity.Svid!.ChainDer),
+                X509SvidKey = ByteString.CopyFrom(identity.Svid.PrivateKeyPkcs8),
+                Bundle = bundleDer,
+                Hint = identity.Entry.Hint,
+            });
+        }
+
+        foreach (var federated in state.FederatedBundlesFor(identities))
+        {
+            response.FederatedBundles.Add(federated.TrustDomain.IdString, ByteString.CopyFrom(federated.X509AuthoritiesDer()));
+        }
+
+        return response;
+    }
+
+    private static IEnumerable<CachedBundle> BundlesFor(CacheState state, IReadOnlyList<WorkloadIdentity> identities) =>
+        new[] { state.Bundle! }.Concat(state.FederatedBundlesFor(identities));
+
+    private IReadOnlyList<WorkloadIdentity> RequireIdentities(ServerCallContext context, CacheState state, AttestedCaller caller)
+    {
+        var identities = state.Match(caller.Selectors);
+        if (identities.Count == 0)
+        {
+            LogNoMatch(context.Method, caller, wasServing: false);
+            throw new RpcException(new Status(StatusCode.PermissionDenied, "no identity issued"));
+        }
+
+        return identities;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="build"/>'s message whenever the cache changes and the message differs from
+    /// the last one sent; null means "nothing to send yet". Ends when the caller goes away.
+    /// </summary>
+    private async Task StreamAsync<T>(ServerCallContext context, Func<CacheState, T?> build, IServerStreamWriter<T> stream)
+        where T : class, IMessage<T>
+    {
+        T? last = null;
+        try
+        {
+            while (!context.CancellationToken.IsCancellationRequested)
+            {
+                var state = cache.Current;
+                var message = build(state);
+                if (message is not null && !message.Equals(last))
+                {
+                    await stream.WriteAsync(message, context.CancellationToken);
+                    last = message;
+                }
+
+                await cache.WaitForChangeAsync(state.Version, context.CancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The workload hung up.
+        }
+    }
+
+    private AttestedCaller Admit(ServerCallContext context, string rpc)
+    {
+        RequireSecurityHeader(context);
+        return Attest(context, rpc);
+    }
+
+    private AttestedCaller Attest(ServerCallContext context, string rpc)
+    {
+        var attestation = callers.Attest(context);
+        if (!attestation.Succeeded)
+        {
+            LogCallerGone(logger, rpc, attestation.Caller.Pid);
+            throw new RpcException(new Status(StatusCode.Unauthenticated, "could not verify existence of the original caller"));
+        }
+
+        return new AttestedCaller(attestation.Caller.Pid, attestation.Selectors.ToHashSet());
+    }
+
+    private static void RequireSecurityHeader(ServerCallContext context)
+    {
+        var values = context.RequestHeaders.Where(h => h.Key == SecurityHeaderKey).ToList();
+        if (values.Count != 1 || values[0].Value != "true")
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "security header missing from request"));
+        }
+    }
+
+    private void LogNoMatch(string method, AttestedCaller caller, bool wasServing)
+    {
+        var text = string.Join(", ", caller.Selectors.Select(s => s.ToString()).Order(StringComparer.Ordinal));
+        if (wasServing)
+        {
+            LogIdentityRevoked(logger, method, caller.Pid, text);
+        }
+        else
+        {
+            LogNoIdentity(logger, method, caller.Pid, text);
+        }
+    }
+
+    private sealed record AttestedCaller(int Pid, IReadOnlySet<Selector> Selectors);
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "No registration entry matches the caller of {Method} (pid {Pid}); its selectors are: {Selectors}")]
+    private static partial void LogNoIdentity(ILogger logger, string method, int pid, string selectors);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "The caller of {Method} (pid {Pid}) no longer has any identity; ending its stream. Its selectors are: {Selectors}")]
+    private static partial void LogIdentityRevoked(ILogger logger, string method, int pid, string selectors);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "The caller of {Rpc} (pid {Pid}) exited or was replaced during attestation")]
+    private static partial void LogCallerGone(ILogger logger, string rpc, int pid);
+
+    [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "The JWT bundle of {TrustDomain} cannot be used for validation: {Reason}")]
+    private static partial void LogUnusableJwtBundle(ILogger logger, string trustDomain, string reason);
+}
