@@ -1,0 +1,3 @@
+using MiniSpire.Cli;
+
+return await MiniSpireCli.RunAsync(args, Console.Out, Console.Error);
