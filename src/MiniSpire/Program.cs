@@ -1,1 +1,3 @@
-return 0;
+using MiniSpire.Cli;
+
+return await MiniSpireCli.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,90 @@
+using Google.Protobuf;
+using Grpc.Core;
+using MiniSpire.Proto;
+using MiniSpire.Tests.Support;
+
+namespace MiniSpire.Tests.Integration;
+
+public sealed class JoinTokenTests : IAsyncLifetime
+{
+    private TestServer _server = null!;
+
+    public async Task InitializeAsync() => _server = await TestServer.StartAsync();
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task AttestAgent_TokenUsedTwice_SecondAttemptRefused()
+    {
+        var token = await _server.GenerateTokenAsync();
+
+        using var agent = await _server.AttestAgentAsync(token);
+        var error = await Assert.ThrowsAsync<RpcException>(() => _server.AttestAgentAsync(token));
+
+        Assert.Equal($"spiffe://example.org/spire/agent/join_token/{token}", agent.SpiffeId);
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        Assert.Contains("does not exist or has already been used", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AttestAgent_ExpiredToken_Refused()
+    {
+        var token = await _server.GenerateTokenAsync("-ttl", "1");
+        await Task.Delay(TimeSpan.FromSeconds(2.1));
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => _server.AttestAgentAsync(token));
+
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        Assert.Contains("expired", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AttestAgent_UnknownTokenOrAttestor_Refused()
+    {
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => _server.AttestAgentAsync(Guid.NewGuid().ToString()));
+        var (channel, client) = await _server.AgentClientAsync();
+        using var _ = channel;
+        var wrongType = await Assert.ThrowsAsync<RpcException>(() => client.AttestAgentAsync(new AttestAgentRequest
+        {
+            Attestation = new AttestationData { Type = "aws_iid", Payload = ByteString.CopyFromUtf8("x") },
+            Csr = TestServer.NewCsr().Csr,
+        }).ResponseAsync.Within());
+
+        Assert.Equal(StatusCode.PermissionDenied, unknown.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, wrongType.StatusCode);
+        Assert.Contains("unsupported node attestor", wrongType.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TokenGenerate_WithSpiffeId_CreatesNodeAliasThatWorkloadEntriesCanUseAsParent()
+    {
+        var token = await _server.GenerateTokenAsync("-spiffeID", "spiffe://example.org/host");
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+
+        var alias = await _server.CliAsync("entry", "show", "-spiffeID", "spiffe://example.org/host");
+        var workload = await _server.CreateEntryAsync("spiffe://example.org/host", "spiffe://example.org/web", "-selector", "unix:uid:1000");
+        using var agent = await _server.AttestAgentAsync(token);
+        var (channel, client) = await _server.AgentClientAsync(agent);
+        using var _ = channel;
+        var synced = await client.SyncEntriesAsync(new SyncEntriesRequest()).ResponseAsync.Within();
+
+        Assert.Contains($"Parent ID        : {agentId}", alias.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Selector         : spiffe_id:{agentId}", alias.Stdout, StringComparison.Ordinal);
+        Assert.Equal(2, synced.Entries.Count);
+        Assert.Contains(synced.Entries, e => e.Id == workload);
+        Assert.Contains(synced.Entries, e => e.SpiffeId == "spiffe://example.org/host");
+    }
+
+    [Fact]
+    public async Task TokenGenerate_BadInput_RefusedAndNothingStored()
+    {
+        var foreign = await _server.CliAsync("token", "generate", "-spiffeID", "spiffe://other.org/host");
+        var zeroTtl = await _server.CliAsync("token", "generate", "-ttl", "0");
+
+        Assert.Equal(1, foreign.ExitCode);
+        Assert.Contains("spiffe_id:", foreign.Stderr, StringComparison.Ordinal);
+        Assert.Equal(1, zeroTtl.ExitCode);
+        Assert.Contains("-ttl", zeroTtl.Stderr, StringComparison.Ordinal);
+        Assert.StartsWith("Found 0 entries", (await _server.CliAsync("entry", "show")).Stdout, StringComparison.Ordinal);
+    }
+}
