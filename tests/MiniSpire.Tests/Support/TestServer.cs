@@ -117,13 +117,13 @@ internal sealed class TestServer : IAsyncDisposable
     }
 
     /// <summary>A gRPC client of the agent API, trusting the server's current bundle, optionally with a client certificate.</summary>
-    public async Task<(GrpcChannel Channel, Agent.AgentClient Client)> AgentClientAsync(X509Certificate2? clientCertificate = null, IReadOnlyList<X509Certificate2>? chain = null)
+    public async Task<(GrpcChannel Channel, MiniSpire.Proto.Agent.AgentClient Client)> AgentClientAsync(X509Certificate2? clientCertificate = null, IReadOnlyList<X509Certificate2>? chain = null)
     {
         var bundle = await BundleAsync();
         return AgentClient(Options.BindPort, bundle, Options.ServerId, clientCertificate, chain);
     }
 
-    public static (GrpcChannel Channel, Agent.AgentClient Client) AgentClient(
+    public static (GrpcChannel Channel, MiniSpire.Proto.Agent.AgentClient Client) AgentClient(
         int port, X509Bundle bundle, SpiffeId serverId, X509Certificate2? clientCertificate, IReadOnlyList<X509Certificate2>? chain = null)
     {
         var ssl = new SslClientAuthenticationOptions
@@ -156,7 +156,7 @@ internal sealed class TestServer : IAsyncDisposable
 
         var handler = new SocketsHttpHandler { SslOptions = ssl };
         var channel = GrpcChannel.ForAddress($"https://127.0.0.1:{port}", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
-        return (channel, new Agent.AgentClient(channel));
+        return (channel, new MiniSpire.Proto.Agent.AgentClient(channel));
     }
 
     /// <summary>A PKCS#10 CSR for a fresh P-256 key.</summary>
@@ -188,7 +188,7 @@ internal sealed class TestServer : IAsyncDisposable
         }
     }
 
-    public async Task<(GrpcChannel Channel, Agent.AgentClient Client)> AgentClientAsync(TestAgent agent) =>
+    public async Task<(GrpcChannel Channel, MiniSpire.Proto.Agent.AgentClient Client)> AgentClientAsync(TestAgent agent) =>
         await AgentClientAsync(agent.Certificate, agent.Chain);
 
     public static string ToPem(IEnumerable<X509Certificate2> certificates) => Pem.EncodeCertificates(certificates);
