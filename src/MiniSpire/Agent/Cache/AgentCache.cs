@@ -36,6 +36,15 @@ internal sealed class AgentCache
         FederatedBundles = federated.ToImmutableDictionary(b => b.TrustDomain),
     });
 
+    /// <summary>Drops SVIDs that have expired: an agent never hands out a dead credential.</summary>
+    public void RemoveExpiredSvids(DateTimeOffset now) => Update(state =>
+        state.Svids.Values.Any(s => s.NotAfter <= now)
+            ? state with { Svids = state.Svids.Where(s => s.Value.NotAfter > now).ToImmutableDictionary() }
+            : state);
+
+    /// <summary>Forgets every entry, SVID and bundle: open streams end with PermissionDenied.</summary>
+    public void Clear() => Update(state => CacheState.Empty with { Version = state.Version });
+
     /// <summary>Completes when the cache moves past <paramref name="version"/>.</summary>
     public Task WaitForChangeAsync(long version, CancellationToken cancellationToken)
     {

@@ -17,7 +17,23 @@ internal sealed record WorkloadApiEndpointOptions(string SocketPath, bool Discov
 /// </summary>
 internal static class WorkloadApiEndpoint
 {
+    /// <summary>A host serving only the Workload API from <paramref name="cache"/>.</summary>
     public static WebApplication Build(WorkloadApiEndpointOptions options, AgentCache cache, IJwtSvidSource jwtSvids, TimeProvider time, Action<ILoggingBuilder>? logging = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        logging?.Invoke(builder.Logging);
+        builder.Services.AddSingleton(cache);
+        builder.Services.AddSingleton(jwtSvids);
+        builder.Services.AddSingleton(time);
+        AddTo(builder, options);
+        var app = builder.Build();
+        Map(app, options);
+        return app;
+    }
+
+    /// <summary>Listens on the socket and registers the service; the cache, JWT source and clock come from the caller.</summary>
+    public static void AddTo(WebApplicationBuilder builder, WorkloadApiEndpointOptions options)
     {
         var directory = Path.GetDirectoryName(options.SocketPath);
         if (!string.IsNullOrEmpty(directory))
@@ -33,22 +49,18 @@ internal static class WorkloadApiEndpoint
 
         var processes = new ProcessInspector();
         var callers = new CallerIdentification(new PeerTracker(processes, new UnixWorkloadAttestor(processes, new UserDatabase(), options.DiscoverWorkloadPath)));
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        logging?.Invoke(builder.Logging);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(options.SocketPath, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
             listen.Use(callers.Middleware);
         }));
         builder.Services.AddGrpc();
-        builder.Services.AddSingleton(cache);
         builder.Services.AddSingleton(callers);
-        builder.Services.AddSingleton(jwtSvids);
-        builder.Services.AddSingleton(time);
-        var app = builder.Build();
+    }
+
+    public static void Map(WebApplication app, WorkloadApiEndpointOptions options)
+    {
         app.MapGrpcService<WorkloadApiService>();
         app.Lifetime.ApplicationStarted.Register(() => File.SetUnixFileMode(options.SocketPath, (UnixFileMode)0b111_111_111));
-        return app;
     }
 }

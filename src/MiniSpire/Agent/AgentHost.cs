@@ -1,0 +1,72 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MiniSpire.Agent.Cache;
+using MiniSpire.Agent.Node;
+using MiniSpire.Agent.Rotation;
+using MiniSpire.Agent.ServerApi;
+using MiniSpire.Agent.Sync;
+using MiniSpire.Agent.WorkloadApi;
+using MiniSpire.Config;
+using MiniSpire.Proto;
+
+namespace MiniSpire.Agent;
+
+/// <summary>
+/// Builds the agent: node attestation and the sync loop against the server, the cache between them and
+/// the workloads, and the Workload API on its Unix socket.
+/// </summary>
+internal static class AgentHost
+{
+    public static WebApplication Build(AgentOptions options, TimeProvider? time = null, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        time ??= TimeProvider.System;
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Grpc", LogLevel.Warning);
+        if (configureLogging is null)
+        {
+            builder.Logging.AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                console.UseUtcTimestamp = true;
+            });
+        }
+        else
+        {
+            configureLogging(builder.Logging);
+        }
+
+        var services = builder.Services;
+        services.AddSingleton(options);
+        services.AddSingleton(time);
+        services.AddSingleton<AgentCache>();
+        services.AddSingleton(new AgentCredentialStore(options.DataDir));
+        services.AddSingleton(new ServerConnection(options.ServerAddress, options.ServerPort, options.ServerId));
+        services.AddSingleton<AgentNode>();
+        services.AddSingleton<EntrySyncer>();
+        services.AddSingleton(provider =>
+        {
+            var node = provider.GetRequiredService<AgentNode>();
+            return new JwtSvidCache(async (entry, audience, ct) =>
+            {
+                var request = new MintJwtSvidRequest { EntryId = entry.Id };
+                request.Audience.AddRange(audience);
+                var minted = await node.Client.MintJwtSvidAsync(request, cancellationToken: ct);
+                return new MintedJwtSvid(minted.Token, DateTimeOffset.FromUnixTimeSeconds(minted.IssuedAt), DateTimeOffset.FromUnixTimeSeconds(minted.ExpiresAt));
+            }, time);
+        });
+        services.AddSingleton<IJwtSvidSource>(provider => provider.GetRequiredService<JwtSvidCache>());
+        services.AddSingleton<AgentService>();
+        services.AddHostedService(provider => provider.GetRequiredService<AgentService>());
+
+        var endpoint = new WorkloadApiEndpointOptions(options.SocketPath, options.DiscoverWorkloadPath);
+        WorkloadApiEndpoint.AddTo(builder, endpoint);
+        var app = builder.Build();
+        WorkloadApiEndpoint.Map(app, endpoint);
+        return app;
+    }
+}

@@ -1,0 +1,144 @@
+using Spiffe;
+using Tomlyn;
+using Tomlyn.Model;
+
+namespace MiniSpire.Config;
+
+/// <summary>Reads <c>agent.toml</c> and validates it, reporting every error at once.</summary>
+internal static class AgentConfigLoader
+{
+    private const string Prefix = "agent.";
+
+    private static readonly string[] AgentKeys =
+    [
+        "trust_domain", "server_address", "server_port", "socket_path", "admin_socket_path", "data_dir",
+        "trust_bundle_path", "insecure_bootstrap", "join_token", "log_level", "discover_workload_path", "sync_interval",
+    ];
+
+    public static AgentOptions LoadFile(string path, string? joinTokenOverride = null)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException([$"cannot read config file \"{path}\": {e.Message}"]);
+        }
+
+        return Load(text, joinTokenOverride);
+    }
+
+    public static AgentOptions Load(string toml, string? joinTokenOverride = null)
+    {
+        TomlTable root;
+        try
+        {
+            root = TomlSerializer.Deserialize<TomlTable>(toml) ?? new TomlTable();
+        }
+        catch (TomlException e)
+        {
+            throw new ConfigException([$"the config is not valid TOML: {e.Message}"]);
+        }
+
+        var errors = new List<string>();
+        foreach (var key in root.Keys.Where(k => k != "agent"))
+        {
+            errors.Add($"unknown key \"{key}\" (expected an [agent] table)");
+        }
+
+        if (!root.TryGetValue("agent", out var agentValue) || agentValue is not TomlTable agent)
+        {
+            errors.Add("missing [agent] table");
+            throw new ConfigException(errors);
+        }
+
+        foreach (var key in agent.Keys.Where(k => !AgentKeys.Contains(k)))
+        {
+            errors.Add($"unknown key \"{Prefix}{key}\"");
+        }
+
+        TrustDomain? trustDomain = null;
+        var trustDomainText = TomlValues.GetString(agent, Prefix, "trust_domain", errors);
+        if (trustDomainText is null)
+        {
+            errors.Add("agent.trust_domain is required");
+        }
+        else if (!TrustDomain.TryParse(trustDomainText, out trustDomain, out var tdError))
+        {
+            errors.Add($"agent.trust_domain: {tdError}");
+        }
+
+        var serverAddress = TomlValues.GetString(agent, Prefix, "server_address", errors);
+        if (string.IsNullOrWhiteSpace(serverAddress))
+        {
+            errors.Add("agent.server_address is required");
+        }
+
+        var dataDir = TomlValues.GetString(agent, Prefix, "data_dir", errors);
+        if (string.IsNullOrWhiteSpace(dataDir))
+        {
+            errors.Add("agent.data_dir is required");
+        }
+
+        var socketPath = CheckSocketPath(TomlValues.GetString(agent, Prefix, "socket_path", errors) ?? AgentOptions.DefaultSocketPath, "socket_path", errors);
+        var adminSocketPath = TomlValues.GetString(agent, Prefix, "admin_socket_path", errors);
+        if (adminSocketPath is not null)
+        {
+            CheckSocketPath(adminSocketPath, "admin_socket_path", errors);
+        }
+
+        var trustBundlePath = TomlValues.GetString(agent, Prefix, "trust_bundle_path", errors);
+        var insecureBootstrap = TomlValues.GetBool(agent, Prefix, "insecure_bootstrap", false, errors);
+        if (trustBundlePath is not null && insecureBootstrap)
+        {
+            errors.Add("agent.trust_bundle_path and agent.insecure_bootstrap cannot both be set");
+        }
+        else if (trustBundlePath is not null && !File.Exists(trustBundlePath))
+        {
+            errors.Add($"agent.trust_bundle_path: \"{trustBundlePath}\" does not exist (create the bootstrap bundle first, e.g. with `minispire server bundle show > {trustBundlePath}`)");
+        }
+
+        var joinToken = joinTokenOverride ?? TomlValues.GetString(agent, Prefix, "join_token", errors);
+        var logLevel = TomlValues.GetLogLevel(agent, Prefix, errors);
+        var discoverPath = TomlValues.GetBool(agent, Prefix, "discover_workload_path", false, errors);
+        var syncInterval = TomlValues.GetDuration(agent, Prefix, "sync_interval", TimeSpan.FromSeconds(5), errors);
+        var serverPort = TomlValues.GetPort(agent, Prefix, "server_port", AgentOptions.DefaultServerPort, errors);
+
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+
+        return new AgentOptions
+        {
+            TrustDomain = trustDomain!,
+            ServerAddress = serverAddress!,
+            ServerPort = serverPort,
+            SocketPath = socketPath,
+            AdminSocketPath = adminSocketPath ?? Path.Combine(dataDir!, "admin.sock"),
+            DataDir = dataDir!,
+            TrustBundlePath = trustBundlePath,
+            InsecureBootstrap = insecureBootstrap,
+            JoinToken = string.IsNullOrEmpty(joinToken) ? null : joinToken,
+            LogLevel = logLevel,
+            DiscoverWorkloadPath = discoverPath,
+            SyncInterval = syncInterval,
+        };
+    }
+
+    private static string CheckSocketPath(string path, string key, List<string> errors)
+    {
+        if (!Path.IsPathFullyQualified(path))
+        {
+            errors.Add($"{Prefix}{key}: \"{path}\" must be an absolute path");
+        }
+        else if (System.Text.Encoding.UTF8.GetByteCount(path) > 107)
+        {
+            errors.Add($"{Prefix}{key}: \"{path}\" is longer than a Unix socket path may be (107 bytes)");
+        }
+
+        return path;
+    }
+}

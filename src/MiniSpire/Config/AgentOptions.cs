@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+using Spiffe;
+
+namespace MiniSpire.Config;
+
+/// <summary>The validated agent configuration (SPIRE's key names in an <c>[agent]</c> table).</summary>
+internal sealed record AgentOptions
+{
+    public const string DefaultSocketPath = "/tmp/spire-agent/public/api.sock";
+    public const int DefaultServerPort = 8081;
+
+    public required TrustDomain TrustDomain { get; init; }
+
+    public required string ServerAddress { get; init; }
+
+    public int ServerPort { get; init; } = DefaultServerPort;
+
+    public string SocketPath { get; init; } = DefaultSocketPath;
+
+    /// <summary>The local admin socket (<c>minispire agent attest</c>); by default beside the data.</summary>
+    public required string AdminSocketPath { get; init; }
+
+    public required string DataDir { get; init; }
+
+    /// <summary>The bootstrap bundle (PEM) used to authenticate the server before the agent has one of its own.</summary>
+    public string? TrustBundlePath { get; init; }
+
+    /// <summary>Trust the server without a bootstrap bundle on first attestation (development only, as SPIRE).</summary>
+    public bool InsecureBootstrap { get; init; }
+
+    public string? JoinToken { get; init; }
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    public bool DiscoverWorkloadPath { get; init; }
+
+    public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The server's SPIFFE ID the agent expects on its TLS certificate.</summary>
+    public SpiffeId ServerId => SpiffeId.FromSegments(TrustDomain, "spire", "server");
+}

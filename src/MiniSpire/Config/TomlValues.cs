@@ -1,0 +1,110 @@
+using Tomlyn.Model;
+
+namespace MiniSpire.Config;
+
+/// <summary>Typed reads from an untyped TOML table that collect an error (naming the key) instead of throwing.</summary>
+internal static class TomlValues
+{
+    public static string? GetString(TomlTable table, string prefix, string key, List<string> errors)
+    {
+        if (!table.TryGetValue(key, out var value))
+        {
+            return null;
+        }
+
+        if (value is string s)
+        {
+            return s;
+        }
+
+        errors.Add($"{prefix}{key}: must be a string, got {Describe(value)}");
+        return null;
+    }
+
+    public static bool GetBool(TomlTable table, string prefix, string key, bool defaultValue, List<string> errors)
+    {
+        if (!table.TryGetValue(key, out var value))
+        {
+            return defaultValue;
+        }
+
+        if (value is bool b)
+        {
+            return b;
+        }
+
+        errors.Add($"{prefix}{key}: must be true or false, got {Describe(value)}");
+        return defaultValue;
+    }
+
+    public static int GetPort(TomlTable table, string prefix, string key, int defaultValue, List<string> errors)
+    {
+        if (!table.TryGetValue(key, out var value))
+        {
+            return defaultValue;
+        }
+
+        if (value is long port and >= 1 and <= 65535)
+        {
+            return (int)port;
+        }
+
+        errors.Add($"{prefix}{key}: must be an integer from 1 to 65535, got {Describe(value)}");
+        return defaultValue;
+    }
+
+    public static TimeSpan GetDuration(TomlTable table, string prefix, string key, TimeSpan defaultValue, List<string> errors)
+    {
+        if (!table.TryGetValue(key, out var value))
+        {
+            return defaultValue;
+        }
+
+        if (value is not string text)
+        {
+            errors.Add($"{prefix}{key}: must be a duration string such as \"1h\", got {Describe(value)}");
+            return defaultValue;
+        }
+
+        if (!Durations.TryParse(text, out var duration, out var error))
+        {
+            errors.Add($"{prefix}{key}: {error}");
+            return defaultValue;
+        }
+
+        if (duration <= TimeSpan.Zero)
+        {
+            errors.Add($"{prefix}{key}: must be positive, got \"{text}\"");
+            return defaultValue;
+        }
+
+        return duration;
+    }
+
+    public static Microsoft.Extensions.Logging.LogLevel GetLogLevel(TomlTable table, string prefix, List<string> errors)
+    {
+        var text = GetString(table, prefix, "log_level", errors);
+        switch (text?.ToUpperInvariant())
+        {
+            case null: return Microsoft.Extensions.Logging.LogLevel.Information;
+            case "DEBUG": return Microsoft.Extensions.Logging.LogLevel.Debug;
+            case "INFO": return Microsoft.Extensions.Logging.LogLevel.Information;
+            case "WARN": return Microsoft.Extensions.Logging.LogLevel.Warning;
+            case "ERROR": return Microsoft.Extensions.Logging.LogLevel.Error;
+            default:
+                errors.Add($"{prefix}log_level: \"{text}\" is not one of DEBUG, INFO, WARN, ERROR");
+                return Microsoft.Extensions.Logging.LogLevel.Information;
+        }
+    }
+
+    public static string Describe(object? value) => value switch
+    {
+        null => "nothing",
+        string s => $"the string \"{s}\"",
+        long l => $"the integer {l}",
+        bool b => b ? "true" : "false",
+        TomlTable => "a table",
+        TomlArray => "an array",
+        _ => value.ToString() ?? value.GetType().Name,
+    };
+}

@@ -1,0 +1,232 @@
+using System.Globalization;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MiniSpire.Agent;
+using MiniSpire.Agent.Attestation;
+using MiniSpire.Config;
+using MiniSpire.Tests.Support;
+using Spiffe;
+using Spiffe.WorkloadApi;
+using Spiffe.X509;
+
+namespace MiniSpire.Tests.Agent;
+
+/// <summary>A real server and a real agent on their real sockets, with this test process as the workload.</summary>
+public sealed class AgentIntegrationTests : IAsyncLifetime
+{
+    private readonly string _uid = new ProcessInspector().ReadIds(Environment.ProcessId)!.Uid.ToString(CultureInfo.InvariantCulture);
+    private TestServer _server = null!;
+    private string _root = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await TestServer.StartAsync();
+        _root = TestServer.NewTempDirectory();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    [Fact]
+    public async Task Agent_AttestsWithJoinToken_ServesTheRegisteredUidItsSvid()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}");
+        var options = await AgentOptionsAsync(token);
+
+        await using var agent = await StartAgentAsync(options);
+        using var client = Client(options);
+        using var context = await client.FetchX509ContextAsync().Within();
+
+        Assert.Equal("spiffe://example.org/web", context.DefaultSvid.Id.ToString());
+        context.DefaultSvid.Verify(await _server.BundleAsync(), DateTimeOffset.UtcNow);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(options.DataDir, "agent_svid.key")));
+    }
+
+    [Fact]
+    public async Task Agent_ShortTtl_RotatesOnAnOpenStream()
+    {
+        // 14 s TTL plus SPIRE's 10 s backdating: rotation falls due about 2 s after issuance.
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}", "-x509SVIDTTL", "14");
+        var options = await AgentOptionsAsync(token);
+        await using var agent = await StartAgentAsync(options);
+        using var client = Client(options);
+        await using var watch = client.WatchX509ContextsAsync().GetAsyncEnumerator();
+
+        Assert.True(await watch.MoveNextAsync().AsTask().Within());
+        var firstSerial = watch.Current.DefaultSvid.Leaf.SerialNumber;
+        var firstExpiry = watch.Current.DefaultSvid.NotAfter;
+        watch.Current.Dispose();
+        Assert.True(await watch.MoveNextAsync().AsTask().Within());
+
+        using var rotated = watch.Current;
+        Assert.NotEqual(firstSerial, rotated.DefaultSvid.Leaf.SerialNumber);
+        Assert.True(rotated.DefaultSvid.NotAfter > firstExpiry);
+        Assert.True(firstExpiry > DateTimeOffset.UtcNow, "the SVID must be rotated before it expires");
+    }
+
+    [Fact]
+    public async Task Agent_EntryDeleted_EndsTheStreamWithPermissionDenied()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        var entryId = await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}");
+        var options = await AgentOptionsAsync(token);
+        await using var agent = await StartAgentAsync(options);
+        var failures = new List<WorkloadApiFailure>();
+        using var client = Client(options, failures.Add);
+        await using var watch = client.WatchX509ContextsAsync().GetAsyncEnumerator();
+        Assert.True(await watch.MoveNextAsync().AsTask().Within());
+        watch.Current.Dispose();
+
+        var deleted = await _server.CliAsync("entry", "delete", "-entryID", entryId);
+        Assert.Equal(0, deleted.ExitCode);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!failures.Any(f => f.StatusCode == StatusCode.PermissionDenied) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Contains(failures, f => f.StatusCode == StatusCode.PermissionDenied);
+    }
+
+    [Fact]
+    public async Task Agent_Restarted_ResumesWithItsStoredSvidWithoutAToken()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}");
+        var options = await AgentOptionsAsync(token);
+        await using (var first = await StartAgentAsync(options))
+        {
+            using var client = Client(options);
+            using var _ = await client.FetchX509ContextAsync().Within();
+        }
+
+        // The token is spent: the agent must come back on its stored SVID alone.
+        await using var second = await StartAgentAsync(options with { JoinToken = null });
+        using var again = Client(options);
+        using var context = await again.FetchX509ContextAsync().Within();
+
+        Assert.Equal("spiffe://example.org/web", context.DefaultSvid.Id.ToString());
+    }
+
+    [Fact]
+    public async Task Agent_Evicted_StopsServingIdentities()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}");
+        var options = await AgentOptionsAsync(token);
+        var app = await StartAgentAsync(options);
+        try
+        {
+            using var client = Client(options);
+            using (await client.FetchX509ContextAsync().Within())
+            {
+            }
+
+            var evicted = await _server.CliAsync("agent", "evict", "-spiffeID", agentId);
+            Assert.True(evicted.ExitCode == 0, evicted.Stderr);
+
+            var lifetime = app.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+            await Task.Delay(Timeout.Infinite, lifetime.ApplicationStopping).ContinueWith(_ => { }, TaskScheduler.Default).Within();
+            Assert.Contains("has been evicted", app.Services.GetRequiredService<AgentService>().FailureReason, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Agent_WithoutTokenOrStoredSvid_StopsWithAClearReason()
+    {
+        var options = await AgentOptionsAsync(token: null);
+        var logs = new List<string>();
+        var app = AgentHost.Build(options, configureLogging: logging => logging.AddProvider(new ListLoggerProvider(logs)));
+        try
+        {
+            var service = app.Services.GetRequiredService<AgentService>();
+
+            // The agent stops itself, possibly before its listeners are even up.
+            await app.RunAsync().ContinueWith(_ => { }, TaskScheduler.Default).Within();
+
+            Assert.NotNull(service.FailureReason);
+            Assert.Contains(logs, l => l.Contains("no join token", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await app.DisposeAsync();
+        }
+    }
+
+    private async Task<AgentOptions> AgentOptionsAsync(string? token)
+    {
+        var agentRoot = Path.Combine(_root, Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(agentRoot);
+        var bundlePath = Path.Combine(agentRoot, "bootstrap.pem");
+        await File.WriteAllTextAsync(bundlePath, (await _server.BundleAsync()).ExportPem());
+        return new AgentOptions
+        {
+            TrustDomain = TrustDomain.Parse("example.org"),
+            ServerAddress = "127.0.0.1",
+            ServerPort = _server.Options.BindPort,
+            SocketPath = Path.Combine(agentRoot, "public", "api.sock"),
+            AdminSocketPath = Path.Combine(agentRoot, "admin.sock"),
+            DataDir = Path.Combine(agentRoot, "data"),
+            TrustBundlePath = bundlePath,
+            JoinToken = token,
+            SyncInterval = TimeSpan.FromMilliseconds(250),
+            LogLevel = LogLevel.Warning,
+        };
+    }
+
+    private static async Task<WebApplication> StartAgentAsync(AgentOptions options)
+    {
+        var app = AgentHost.Build(options, configureLogging: _ => { });
+        await app.StartAsync().Within();
+        await app.Services.GetRequiredService<AgentService>().FirstSync.Within();
+        return app;
+    }
+
+    private static WorkloadApiClient Client(AgentOptions options, Action<WorkloadApiFailure>? onFailure = null) => new(new WorkloadApiClientOptions
+    {
+        Address = WorkloadApiAddress.Parse("unix://" + options.SocketPath),
+        InitialRetryDelay = TimeSpan.FromMilliseconds(100),
+        OnFailure = onFailure,
+    });
+
+    private sealed class ListLoggerProvider(List<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new ListLogger(lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class ListLogger(List<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                lock (lines)
+                {
+                    lines.Add(formatter(state, exception));
+                }
+            }
+        }
+    }
+}
