@@ -12,6 +12,19 @@ internal static class MiniSpireCli
 {
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
     {
+        if (args.Length >= 1 && args[0] == "agent")
+        {
+            try
+            {
+                return await AgentCommands.RunAsync(args[1..], stdout, stderr, ct);
+            }
+            catch (CliException e)
+            {
+                await stderr.WriteLineAsync("Error: " + e.Message);
+                return 1;
+            }
+        }
+
         if (args.Length < 2 || args[0] != "server")
         {
             await stderr.WriteLineAsync(Usage);
