@@ -87,7 +87,15 @@ internal static partial class ServerHost
         });
 
         var app = builder.Build();
-        await app.Services.GetRequiredService<ServerCa>().InitializeAsync(ct);
+        try
+        {
+            await app.Services.GetRequiredService<ServerCa>().InitializeAsync(ct);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
 
         // The admin API only on the Unix socket, the agent API only on the TLS port.
         app.Use(async (context, next) =>

@@ -49,6 +49,27 @@ public sealed class AgentApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SyncEntries_WorkloadSvidOfThisTrustDomain_PermissionDenied()
+    {
+        using var agent = await _server.AttestAgentAsync();
+        var entry = await _server.CreateEntryAsync(agent.SpiffeId, "spiffe://example.org/web", "-selector", "unix:uid:1");
+        var (channel, client) = await _server.AgentClientAsync(agent);
+        using var _ = channel;
+        var (key, csr) = TestServer.NewCsr();
+        using var __ = key;
+        var result = (await client.SignX509SvidsAsync(new SignX509SvidsRequest { Params = { new SvidParams { EntryId = entry, Csr = csr } } }).ResponseAsync.Within()).Results.Single();
+        using var leaf = X509CertificateLoader.LoadCertificate(result.Svid.CertChain[0].Span);
+        using var workloadCertificate = leaf.CopyWithPrivateKey(key);
+        var (workloadChannel, workloadClient) = await _server.AgentClientAsync(workloadCertificate, [workloadCertificate]);
+        using var ___ = workloadChannel;
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => workloadClient.SyncEntriesAsync(new SyncEntriesRequest()).ResponseAsync.Within());
+
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        Assert.Contains("is not an agent", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SignX509Svids_PerAgent_OnlyAuthorizedEntriesAreSigned()
     {
         using var agentA = await _server.AttestAgentAsync();
@@ -75,6 +96,7 @@ public sealed class AgentApiTests : IAsyncLifetime
             Assert.Contains("not authorized for agent", signed.Results[1].StatusMessage, StringComparison.Ordinal);
             Assert.Null(signed.Results[1].Svid);
             Assert.Equal((int)StatusCode.PermissionDenied, signed.Results[2].StatusCode);
+            Assert.Contains(_server.Logs.Messages, m => m.Contains($"asked for entry {entryB}, which is not authorized", StringComparison.Ordinal));
         }
     }
 
@@ -175,6 +197,8 @@ public sealed class AgentApiTests : IAsyncLifetime
         Assert.Contains("not attested or has been evicted", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(StatusCode.PermissionDenied, renew.StatusCode);
         Assert.StartsWith("Found 0 attested agents", (await _server.CliAsync("agent", "list")).Stdout, StringComparison.Ordinal);
+        Assert.Contains(_server.Logs.Messages, m => m.StartsWith("Warning: Evicted agent", StringComparison.Ordinal));
+        Assert.Contains(_server.Logs.Messages, m => m.StartsWith("Warning: Refused agent API caller", StringComparison.Ordinal) && m.Contains("has been evicted", StringComparison.Ordinal));
     }
 
     [Fact]
