@@ -54,7 +54,7 @@ internal static class MiniSpireCli
           token generate [-spiffeID <id>] [-ttl <seconds>]
           entry create|show|update|delete
           bundle show|set|list
-          agent list|evict
+          agent list|show|evict
         Every command but run takes -socketPath (default /tmp/minispire-server/private/api.sock).
         """;
 

@@ -109,7 +109,7 @@ public sealed class AgentApiTests : IAsyncLifetime
         using var _ = channel;
         var (key, csr) = TestServer.NewCsr();
         using var __ = key;
-        var before = DateTimeOffset.UtcNow;
+        var before = TimeProvider.System.GetUtcNow();
 
         var result = (await client.SignX509SvidsAsync(new SignX509SvidsRequest { Params = { new SvidParams { EntryId = entry, Csr = csr } } }).ResponseAsync.Within()).Results.Single();
 
@@ -118,7 +118,7 @@ public sealed class AgentApiTests : IAsyncLifetime
         using var svid = X509Svid.Parse(chainDer, key.ExportPkcs8PrivateKey());
         var bundleShow = await _server.CliAsync("bundle", "show");
         var bundle = X509Bundle.ParsePem(TrustDomain.Parse("example.org"), bundleShow.Stdout);
-        svid.Verify(bundle, DateTimeOffset.UtcNow);
+        svid.Verify(bundle, TimeProvider.System.GetUtcNow());
         Assert.Equal("spiffe://example.org/web", svid.Id.ToString());
         Assert.Single(svid.Certificates); // self-signed CA: the leaf alone, the root lives in the bundle
         var leaf = svid.Leaf;

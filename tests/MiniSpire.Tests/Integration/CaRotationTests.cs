@@ -25,14 +25,14 @@ public sealed class CaRotationTests
         using var __ = key;
 
         var observations = new List<(HashSet<string> Bundle, string Issuer)>();
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(25);
-        while (DateTimeOffset.UtcNow < deadline)
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(25);
+        while (TimeProvider.System.GetUtcNow() < deadline)
         {
             var bundle = await server.BundleAsync();
             var result = (await client.SignX509SvidsAsync(new SignX509SvidsRequest { Params = { new SvidParams { EntryId = entry, Csr = csr } } }).ResponseAsync.Within()).Results.Single();
             Assert.Equal(0, result.StatusCode);
             using var svid = X509Svid.Parse(result.Svid.CertChain.SelectMany(b => b.ToByteArray()).ToArray(), key.ExportPkcs8PrivateKey());
-            svid.Verify(bundle, DateTimeOffset.UtcNow);
+            svid.Verify(bundle, TimeProvider.System.GetUtcNow());
             observations.Add((bundle.Authorities.Select(Ski).ToHashSet(), AuthorityKeyId(svid.Leaf)));
             if (observations.Select(o => o.Issuer).Distinct().Count() == 2)
             {

@@ -73,8 +73,8 @@ public sealed class PersistenceTests
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
-        while (DateTimeOffset.UtcNow < deadline)
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(30);
+        while (TimeProvider.System.GetUtcNow() < deadline)
         {
             Assert.False(process.HasExited, "the server process exited during start-up");
             if (File.Exists(socket) && (await TestServer.RunCliAsync(socket, "healthcheck")).ExitCode == 0)

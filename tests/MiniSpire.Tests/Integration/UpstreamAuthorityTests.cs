@@ -21,7 +21,7 @@ public sealed class UpstreamAuthorityTests : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        using var root = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
+        using var root = request.CreateSelfSigned(TimeProvider.System.GetUtcNow().AddMinutes(-5), TimeProvider.System.GetUtcNow().AddDays(30));
         var certPath = Path.Combine(_dir, "upstream.crt");
         var keyPath = Path.Combine(_dir, "upstream.key");
         await File.WriteAllTextAsync(certPath, root.ExportCertificatePem());
@@ -44,7 +44,7 @@ public sealed class UpstreamAuthorityTests : IDisposable
         Assert.True(intermediate.IsCertificateAuthority());
         Assert.Equal(["spiffe://example.org"], intermediate.GetUriSans());
         Assert.Equal(root.SubjectName.RawData, intermediate.IssuerName.RawData);
-        svid.Verify(bundle, DateTimeOffset.UtcNow);
+        svid.Verify(bundle, TimeProvider.System.GetUtcNow());
         Assert.Equal(2, agent.Chain.Count);
 
         await File.WriteAllTextAsync(Path.Combine(_dir, "leaf.pem"), svid.ExportCertificatesPem(includeIntermediates: false));
@@ -69,7 +69,7 @@ public sealed class UpstreamAuthorityTests : IDisposable
         using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=Upstream Root", rootKey, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
-        using var root = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(30));
+        using var root = request.CreateSelfSigned(TimeProvider.System.GetUtcNow().AddMinutes(-5), TimeProvider.System.GetUtcNow().AddDays(30));
         var certPath = Path.Combine(_dir, "upstream.crt");
         var keyPath = Path.Combine(_dir, "other.key");
         await File.WriteAllTextAsync(certPath, root.ExportCertificatePem());
