@@ -106,7 +106,7 @@ internal static class ServerCommands
         text.Append("SPIFFE ID         : ").AppendLine(agent.SpiffeId);
         text.Append("Attestation type  : ").AppendLine(agent.AttestationType);
         text.Append("Expiration time   : ").AppendLine(CommandSupport.FormatTime(agent.X509SvidExpiresAt));
-        text.Append("Serial number     : ").AppendLine(agent.X509SvidSerialNumber);
+        text.Append("Serial number     : ").AppendLine(Server.Ca.CredentialBuilder.SerialToDecimal(Convert.FromHexString(agent.X509SvidSerialNumber)));
         foreach (var selector in agent.Selectors)
         {
             text.Append("Selector          : ").Append(selector.Type).Append(':').AppendLine(selector.Value);
@@ -117,7 +117,7 @@ internal static class ServerCommands
 
     public static async Task<int> HealthcheckAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var flags = CommandSupport.NewFlags("healthcheck", output: false).Bool("verbose", "Print verbose information");
+        var flags = CommandSupport.NewFlags("healthcheck", output: false);
         CommandSupport.ParseOrThrow(flags, args);
         var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
         using var _ = channel;

@@ -192,6 +192,7 @@ public sealed class AgentApiTests : IAsyncLifetime
 
         Assert.Contains(agent.SpiffeId, listed.Stdout, StringComparison.Ordinal);
         Assert.Contains("Attestation type  : join_token", listed.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Serial number     : {new System.Numerics.BigInteger(agent.Certificate.SerialNumberBytes.Span, isUnsigned: true, isBigEndian: true)}", listed.Stdout, StringComparison.Ordinal);
         Assert.Equal(0, evicted.ExitCode);
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
         Assert.Contains("not attested or has been evicted", error.Status.Detail, StringComparison.Ordinal);
