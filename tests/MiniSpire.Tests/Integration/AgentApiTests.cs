@@ -257,6 +257,8 @@ public sealed class AgentApiTests : IAsyncLifetime
         Assert.Equal(otherCa.Root.RawData, federated.X509Authorities.Single().ToByteArray());
         Assert.Equal("example.org", response.Bundle.TrustDomain);
         Assert.Contains("* spiffe://other.org", list.Stdout, StringComparison.Ordinal);
+        using var json = System.Text.Json.JsonDocument.Parse((await _server.CliAsync("bundle", "list", "-output", "json")).Stdout);
+        Assert.Equal(["other.org", "third.org"], json.RootElement.GetProperty("bundles").EnumerateArray().Select(b => b.GetProperty("trustDomain").GetString()));
         Assert.Contains("* spiffe://third.org", list.Stdout, StringComparison.Ordinal);
     }
 

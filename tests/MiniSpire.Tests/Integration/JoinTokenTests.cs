@@ -82,6 +82,25 @@ public sealed class JoinTokenTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AttestAgent_GarbageCsr_InvalidArgumentAndTheTokenIsNotSpent()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var (channel, client) = await _server.AgentClientAsync();
+        using var _ = channel;
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.AttestAgentAsync(new AttestAgentRequest
+        {
+            Attestation = new AttestationData { Type = "join_token", Payload = ByteString.CopyFromUtf8(token) },
+            Csr = ByteString.CopyFromUtf8("not a CSR"),
+        }).ResponseAsync.Within());
+        using var agent = await _server.AttestAgentAsync(token);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("invalid CSR", error.Status.Detail, StringComparison.Ordinal);
+        Assert.EndsWith(token, agent.SpiffeId, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TokenGenerate_WithSpiffeId_CreatesNodeAliasThatWorkloadEntriesCanUseAsParent()
     {
         var token = await _server.GenerateTokenAsync("-spiffeID", "spiffe://example.org/host");
