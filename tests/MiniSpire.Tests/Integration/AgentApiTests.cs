@@ -259,6 +259,14 @@ public sealed class AgentApiTests : IAsyncLifetime
         Assert.Contains("* spiffe://other.org", list.Stdout, StringComparison.Ordinal);
         using var json = System.Text.Json.JsonDocument.Parse((await _server.CliAsync("bundle", "list", "-output", "json")).Stdout);
         Assert.Equal(["other.org", "third.org"], json.RootElement.GetProperty("bundles").EnumerateArray().Select(b => b.GetProperty("trustDomain").GetString()));
+
+        var deleted = await _server.CliAsync("bundle", "delete", "-id", "spiffe://other.org");
+        var again = await _server.CliAsync("bundle", "delete", "-id", "spiffe://other.org");
+        var afterDelete = await client.GetBundleAsync(new GetBundleRequest()).ResponseAsync.Within();
+        Assert.Equal(0, deleted.ExitCode);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("NotFound", again.Stderr, StringComparison.Ordinal);
+        Assert.Empty(afterDelete.FederatedBundles);
         Assert.Contains("* spiffe://third.org", list.Stdout, StringComparison.Ordinal);
     }
 
