@@ -15,7 +15,8 @@ internal static class BundleCommands
         "show" => ShowAsync(args, stdout, ct),
         "set" => SetAsync(args, stdout, ct),
         "list" => ListAsync(args, stdout, ct),
-        _ => throw new CliException($"unknown bundle command \"{verb}\" (show, set, list)"),
+        "delete" => DeleteAsync(args, stdout, ct),
+        _ => throw new CliException($"unknown bundle command \"{verb}\" (show, set, list, delete)"),
     };
 
     private static async Task<int> ShowAsync(IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
@@ -122,6 +123,23 @@ internal static class BundleCommands
         using var _ = channel;
         await client.SetFederatedBundleAsync(bundle, cancellationToken: ct);
         await stdout.WriteLineAsync("bundle set.");
+        return 0;
+    }
+
+    private static async Task<int> DeleteAsync(IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
+    {
+        var flags = CommandSupport.NewFlags("bundle delete", output: false).String("id", "SPIFFE ID of the trust domain");
+        CommandSupport.ParseOrThrow(flags, args);
+        var id = flags.GetString("id");
+        if (string.IsNullOrEmpty(id))
+        {
+            throw new CliException("-id: is required");
+        }
+
+        var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
+        using var _ = channel;
+        await client.DeleteFederatedBundleAsync(new DeleteFederatedBundleRequest { TrustDomain = id }, cancellationToken: ct);
+        await stdout.WriteLineAsync("bundle deleted.");
         return 0;
     }
 

@@ -1,5 +1,6 @@
 using System.Text;
 using MiniSpire.Proto;
+using Spiffe;
 
 namespace MiniSpire.Cli;
 
@@ -27,7 +28,9 @@ internal static class EntryCommands
             .List("federatesWith", "SPIFFE ID of a trust domain to federate with. Can be used more than once")
             .String("hint", "The entry hint, used to disambiguate entries with the same SPIFFE ID")
             .Bool("admin", "If set, the SPIFFE ID in this entry will be granted access to the Server APIs")
-            .Bool("downstream", "A boolean value that, when set, indicates that the entry describes a downstream SPIRE server");
+            .Bool("downstream", "A boolean value that, when set, indicates that the entry describes a downstream SPIRE server")
+            .Bool("node", "If set, this entry will be applied to matching nodes rather than workloads (its parent is the server)")
+            .String("entryExpiry", "An expiry, from epoch in seconds, for the resulting registration entry to be pruned");
         return update ? flags.String("entryID", "The Registration Entry ID of the record to update") : flags;
     }
 
@@ -56,10 +59,22 @@ internal static class EntryCommands
             entry = new Entry();
             foreach (var required in new[] { "parentID", "spiffeID", "selector" })
             {
-                if (!flags.IsSet(required))
+                if (!flags.IsSet(required) && !(required == "parentID" && flags.GetBool("node")))
                 {
                     errors.Add($"-{required}: is required");
                 }
+            }
+        }
+
+        if (flags.GetBool("node"))
+        {
+            if (flags.IsSet("parentID"))
+            {
+                errors.Add("-parentID: cannot be used with -node (a node entry's parent is the server)");
+            }
+            else if (flags.GetString("spiffeID") is { } nodeId && SpiffeId.TryParse(nodeId, out var parsed))
+            {
+                entry.ParentId = SpiffeId.FromSegments(parsed.TrustDomain, "spire", "server").ToString();
             }
         }
 
@@ -109,6 +124,18 @@ internal static class EntryCommands
         {
             entry.FederatesWith.Clear();
             entry.FederatesWith.AddRange(flags.GetList("federatesWith"));
+        }
+
+        if (flags.GetString("entryExpiry") is { } expiryText)
+        {
+            if (long.TryParse(expiryText, out var expiry) && expiry >= 0)
+            {
+                entry.ExpiresAt = expiry;
+            }
+            else
+            {
+                errors.Add($"-entryExpiry: must be seconds since the epoch, got \"{expiryText}\"");
+            }
         }
 
         if (flags.GetString("hint") is { } hint)

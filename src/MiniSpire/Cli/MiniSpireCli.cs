@@ -66,8 +66,8 @@ internal static class MiniSpireCli
           healthcheck
           token generate [-spiffeID <id>] [-ttl <seconds>]
           entry create|show|update|delete
-          bundle show|set|list
-          agent list|evict
+          bundle show|set|list|delete
+          agent list|show|evict
         Every command but run takes -socketPath (default /tmp/minispire-server/private/api.sock).
         """;
 
@@ -98,6 +98,12 @@ internal static class MiniSpireCli
         catch (ConfigException e)
         {
             await stderr.WriteLineAsync(e.Message);
+            return 1;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+        {
+            // A port in use, a socket or data directory that cannot be created, a datastore that cannot be opened.
+            await stderr.WriteLineAsync($"Error: the server cannot start: {e.Message}");
             return 1;
         }
     }

@@ -53,19 +53,28 @@ internal static class ServerCommands
                 text.Append("Found ").Append(response.Agents.Count).Append(response.Agents.Count == 1 ? " attested agent:" : " attested agents:").AppendLine().AppendLine();
                 foreach (var agent in response.Agents)
                 {
-                    text.Append("SPIFFE ID         : ").AppendLine(agent.SpiffeId);
-                    text.Append("Attestation type  : ").AppendLine(agent.AttestationType);
-                    text.Append("Expiration time   : ").AppendLine(CommandSupport.FormatTime(agent.X509SvidExpiresAt));
-                    text.Append("Serial number     : ").AppendLine(agent.X509SvidSerialNumber);
-                    foreach (var selector in agent.Selectors)
-                    {
-                        text.Append("Selector          : ").Append(selector.Type).Append(':').AppendLine(selector.Value);
-                    }
-
-                    text.AppendLine();
+                    text.Append(Format(agent)).AppendLine();
                 }
 
                 await stdout.WriteAsync(text.ToString());
+                return 0;
+            }
+
+            case "show":
+            {
+                var flags = CommandSupport.NewFlags("agent show", output: true).String("spiffeID", "The SPIFFE ID of the agent to show (agent identity)");
+                CommandSupport.ParseOrThrow(flags, args);
+                var id = flags.GetString("spiffeID");
+                if (string.IsNullOrEmpty(id))
+                {
+                    throw new CliException("-spiffeID: is required");
+                }
+
+                var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
+                using var _ = channel;
+                var response = await client.ListAgentsAsync(new ListAgentsRequest(), cancellationToken: ct);
+                var agent = response.Agents.FirstOrDefault(a => a.SpiffeId == id) ?? throw new CliException($"agent \"{id}\" not found");
+                await stdout.WriteAsync(CommandSupport.WantsJson(flags) ? CommandSupport.ToJson(agent) + Environment.NewLine : "Found an attested agent:" + Environment.NewLine + Environment.NewLine + Format(agent));
                 return 0;
             }
 
@@ -87,13 +96,28 @@ internal static class ServerCommands
             }
 
             default:
-                throw new CliException($"unknown agent command \"{verb}\" (list, evict)");
+                throw new CliException($"unknown agent command \"{verb}\" (list, show, evict)");
         }
+    }
+
+    private static string Format(AgentInfo agent)
+    {
+        var text = new StringBuilder();
+        text.Append("SPIFFE ID         : ").AppendLine(agent.SpiffeId);
+        text.Append("Attestation type  : ").AppendLine(agent.AttestationType);
+        text.Append("Expiration time   : ").AppendLine(CommandSupport.FormatTime(agent.X509SvidExpiresAt));
+        text.Append("Serial number     : ").AppendLine(Server.Ca.CredentialBuilder.SerialToDecimal(Convert.FromHexString(agent.X509SvidSerialNumber)));
+        foreach (var selector in agent.Selectors)
+        {
+            text.Append("Selector          : ").Append(selector.Type).Append(':').AppendLine(selector.Value);
+        }
+
+        return text.ToString();
     }
 
     public static async Task<int> HealthcheckAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
-        var flags = CommandSupport.NewFlags("healthcheck", output: false).Bool("verbose", "Print verbose information");
+        var flags = CommandSupport.NewFlags("healthcheck", output: false);
         CommandSupport.ParseOrThrow(flags, args);
         var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
         using var _ = channel;

@@ -87,7 +87,15 @@ internal static partial class ServerHost
         });
 
         var app = builder.Build();
-        await app.Services.GetRequiredService<ServerCa>().InitializeAsync(ct);
+        try
+        {
+            await app.Services.GetRequiredService<ServerCa>().InitializeAsync(ct);
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
 
         // The admin API only on the Unix socket, the agent API only on the TLS port.
         app.Use(async (context, next) =>
@@ -106,6 +114,7 @@ internal static partial class ServerHost
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MiniSpire.Server");
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(logger, options.TrustDomain.Name, options.BindAddress, options.BindPort, options.SocketPath, options.DataDir));
+        app.Lifetime.ApplicationStopping.Register(() => LogStopping(logger));
         return app;
     }
 
@@ -129,4 +138,7 @@ internal static partial class ServerHost
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,
         Message = "MiniSpire server started: trust domain {TrustDomain}, agent API on {BindAddress}:{BindPort} (TLS), admin API on {SocketPath}, data in {DataDir}.")]
     private static partial void LogStarted(ILogger logger, string trustDomain, string bindAddress, int bindPort, string socketPath, string dataDir);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "MiniSpire server stopping.")]
+    private static partial void LogStopping(ILogger logger);
 }

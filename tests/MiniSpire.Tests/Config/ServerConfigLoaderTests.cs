@@ -95,6 +95,29 @@ public sealed class ServerConfigLoaderTests
     }
 
     [Fact]
+    public async Task ServerRun_ConfigWithErrors_ExitsNonZeroListingEveryError()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"ms-bad-{Guid.NewGuid():N}.toml");
+        await File.WriteAllTextAsync(path, "[server]\ntrust_domain = \"example.org\"\nbind_adress = \"0.0.0.0\"\nca_ttl = \"1 day\"\n");
+        try
+        {
+            using var stdout = new StringWriter();
+            using var stderr = new StringWriter();
+
+            var exit = await MiniSpire.Cli.MiniSpireCli.RunAsync(["server", "run", "-config", path], stdout, stderr).WaitAsync(TimeSpan.FromSeconds(30));
+
+            Assert.Equal(1, exit);
+            Assert.Contains("unknown key \"server.bind_adress\"", stderr.ToString(), StringComparison.Ordinal);
+            Assert.Contains("server.ca_ttl:", stderr.ToString(), StringComparison.Ordinal);
+            Assert.Contains("server.data_dir is required", stderr.ToString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void Load_NotToml_ReportsSyntaxError()
     {
         var error = Assert.Throws<ConfigException>(() => ServerConfigLoader.Load("[server\ntrust_domain = "));

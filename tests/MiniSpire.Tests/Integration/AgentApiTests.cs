@@ -49,6 +49,27 @@ public sealed class AgentApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SyncEntries_WorkloadSvidOfThisTrustDomain_PermissionDenied()
+    {
+        using var agent = await _server.AttestAgentAsync();
+        var entry = await _server.CreateEntryAsync(agent.SpiffeId, "spiffe://example.org/web", "-selector", "unix:uid:1");
+        var (channel, client) = await _server.AgentClientAsync(agent);
+        using var _ = channel;
+        var (key, csr) = TestServer.NewCsr();
+        using var __ = key;
+        var result = (await client.SignX509SvidsAsync(new SignX509SvidsRequest { Params = { new SvidParams { EntryId = entry, Csr = csr } } }).ResponseAsync.Within()).Results.Single();
+        using var leaf = X509CertificateLoader.LoadCertificate(result.Svid.CertChain[0].Span);
+        using var workloadCertificate = leaf.CopyWithPrivateKey(key);
+        var (workloadChannel, workloadClient) = await _server.AgentClientAsync(workloadCertificate, [workloadCertificate]);
+        using var ___ = workloadChannel;
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => workloadClient.SyncEntriesAsync(new SyncEntriesRequest()).ResponseAsync.Within());
+
+        Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        Assert.Contains("is not an agent", error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SignX509Svids_PerAgent_OnlyAuthorizedEntriesAreSigned()
     {
         using var agentA = await _server.AttestAgentAsync();
@@ -75,6 +96,7 @@ public sealed class AgentApiTests : IAsyncLifetime
             Assert.Contains("not authorized for agent", signed.Results[1].StatusMessage, StringComparison.Ordinal);
             Assert.Null(signed.Results[1].Svid);
             Assert.Equal((int)StatusCode.PermissionDenied, signed.Results[2].StatusCode);
+            Assert.Contains(_server.Logs.Messages, m => m.Contains($"asked for entry {entryB}, which is not authorized", StringComparison.Ordinal));
         }
     }
 
@@ -87,7 +109,7 @@ public sealed class AgentApiTests : IAsyncLifetime
         using var _ = channel;
         var (key, csr) = TestServer.NewCsr();
         using var __ = key;
-        var before = DateTimeOffset.UtcNow;
+        var before = TimeProvider.System.GetUtcNow();
 
         var result = (await client.SignX509SvidsAsync(new SignX509SvidsRequest { Params = { new SvidParams { EntryId = entry, Csr = csr } } }).ResponseAsync.Within()).Results.Single();
 
@@ -96,7 +118,7 @@ public sealed class AgentApiTests : IAsyncLifetime
         using var svid = X509Svid.Parse(chainDer, key.ExportPkcs8PrivateKey());
         var bundleShow = await _server.CliAsync("bundle", "show");
         var bundle = X509Bundle.ParsePem(TrustDomain.Parse("example.org"), bundleShow.Stdout);
-        svid.Verify(bundle, DateTimeOffset.UtcNow);
+        svid.Verify(bundle, TimeProvider.System.GetUtcNow());
         Assert.Equal("spiffe://example.org/web", svid.Id.ToString());
         Assert.Single(svid.Certificates); // self-signed CA: the leaf alone, the root lives in the bundle
         var leaf = svid.Leaf;
@@ -170,11 +192,14 @@ public sealed class AgentApiTests : IAsyncLifetime
 
         Assert.Contains(agent.SpiffeId, listed.Stdout, StringComparison.Ordinal);
         Assert.Contains("Attestation type  : join_token", listed.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Serial number     : {new System.Numerics.BigInteger(agent.Certificate.SerialNumberBytes.Span, isUnsigned: true, isBigEndian: true)}", listed.Stdout, StringComparison.Ordinal);
         Assert.Equal(0, evicted.ExitCode);
         Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
         Assert.Contains("not attested or has been evicted", error.Status.Detail, StringComparison.Ordinal);
         Assert.Equal(StatusCode.PermissionDenied, renew.StatusCode);
         Assert.StartsWith("Found 0 attested agents", (await _server.CliAsync("agent", "list")).Stdout, StringComparison.Ordinal);
+        Assert.Contains(_server.Logs.Messages, m => m.StartsWith("Warning: Evicted agent", StringComparison.Ordinal));
+        Assert.Contains(_server.Logs.Messages, m => m.StartsWith("Warning: Refused agent API caller", StringComparison.Ordinal) && m.Contains("has been evicted", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -232,6 +257,16 @@ public sealed class AgentApiTests : IAsyncLifetime
         Assert.Equal(otherCa.Root.RawData, federated.X509Authorities.Single().ToByteArray());
         Assert.Equal("example.org", response.Bundle.TrustDomain);
         Assert.Contains("* spiffe://other.org", list.Stdout, StringComparison.Ordinal);
+        using var json = System.Text.Json.JsonDocument.Parse((await _server.CliAsync("bundle", "list", "-output", "json")).Stdout);
+        Assert.Equal(["other.org", "third.org"], json.RootElement.GetProperty("bundles").EnumerateArray().Select(b => b.GetProperty("trustDomain").GetString()));
+
+        var deleted = await _server.CliAsync("bundle", "delete", "-id", "spiffe://other.org");
+        var again = await _server.CliAsync("bundle", "delete", "-id", "spiffe://other.org");
+        var afterDelete = await client.GetBundleAsync(new GetBundleRequest()).ResponseAsync.Within();
+        Assert.Equal(0, deleted.ExitCode);
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains("NotFound", again.Stderr, StringComparison.Ordinal);
+        Assert.Empty(afterDelete.FederatedBundles);
         Assert.Contains("* spiffe://third.org", list.Stdout, StringComparison.Ordinal);
     }
 

@@ -84,6 +84,19 @@ public sealed class EntryCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EntryCreate_NodeFlagAndExpiry_ParentIsTheServerAndExpirySet()
+    {
+        var node = await _server.CliAsync("entry", "create", "-node", "-spiffeID", "spiffe://example.org/cluster", "-selector", "k8s_psat:cluster:prod", "-entryExpiry", "4102444800");
+        var both = await _server.CliAsync("entry", "create", "-node", "-parentID", "spiffe://example.org/x", "-spiffeID", "spiffe://example.org/c2", "-selector", "a:b");
+
+        Assert.True(node.ExitCode == 0, node.Stderr);
+        Assert.Contains("Parent ID        : spiffe://example.org/spire/server", node.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Expiration time  : 2100-01-01 00:00:00 +0000 UTC", node.Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, both.ExitCode);
+        Assert.Contains("-parentID: cannot be used with -node", both.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task EntryCreate_Duplicate_RefusedWithAlreadyExists()
     {
         await _server.CreateEntryAsync("spiffe://example.org/host", "spiffe://example.org/web", "-selector", "unix:uid:1", "-selector", "unix:gid:2");

@@ -27,6 +27,32 @@ public sealed class JoinTokenTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AttestAgent_SameTokenConcurrently_ExactlyOneAgentAttests()
+    {
+        var token = await _server.GenerateTokenAsync();
+
+        var attempts = Enumerable.Range(0, 6).Select(async _ =>
+        {
+            try
+            {
+                using var agent = await _server.AttestAgentAsync(token);
+                return StatusCode.OK;
+            }
+            catch (RpcException e)
+            {
+                return e.StatusCode;
+            }
+        }).ToList();
+        var outcomes = await Task.WhenAll(attempts).Within();
+
+        Assert.Single(outcomes, StatusCode.OK);
+        Assert.Equal(5, outcomes.Count(s => s == StatusCode.PermissionDenied));
+        var shown = await _server.CliAsync("agent", "show", "-spiffeID", $"spiffe://example.org/spire/agent/join_token/{token}");
+        Assert.Contains("Attestation type  : join_token", shown.Stdout, StringComparison.Ordinal);
+        Assert.StartsWith("Found 1 attested agent:", (await _server.CliAsync("agent", "list")).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AttestAgent_ExpiredToken_Refused()
     {
         var token = await _server.GenerateTokenAsync("-ttl", "1");
@@ -53,6 +79,25 @@ public sealed class JoinTokenTests : IAsyncLifetime
         Assert.Equal(StatusCode.PermissionDenied, unknown.StatusCode);
         Assert.Equal(StatusCode.InvalidArgument, wrongType.StatusCode);
         Assert.Contains("unsupported node attestor", wrongType.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AttestAgent_GarbageCsr_InvalidArgumentAndTheTokenIsNotSpent()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var (channel, client) = await _server.AgentClientAsync();
+        using var _ = channel;
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.AttestAgentAsync(new AttestAgentRequest
+        {
+            Attestation = new AttestationData { Type = "join_token", Payload = ByteString.CopyFromUtf8(token) },
+            Csr = ByteString.CopyFromUtf8("not a CSR"),
+        }).ResponseAsync.Within());
+        using var agent = await _server.AttestAgentAsync(token);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.Contains("invalid CSR", error.Status.Detail, StringComparison.Ordinal);
+        Assert.EndsWith(token, agent.SpiffeId, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -46,7 +46,15 @@ public sealed class PersistenceTests
             using var second = await StartAsync(config, socket);
             var shown = await TestServer.RunCliAsync(socket, "entry", "show");
             var bundleAfter = (await TestServer.RunCliAsync(socket, "bundle", "show")).Stdout;
+
+            // The real binary as a user runs it: exit codes and streams.
+            var (showExit, showOut, _) = await RunMinispireAsync("server", "entry", "show", "-spiffeID", "spiffe://example.org/w3", "-socketPath", socket);
+            var (badExit, _, badErr) = await RunMinispireAsync("server", "entry", "create", "-parentID", "spiffe://example.org/host", "-spiffeID", "spiffe://other.org/x", "-selector", "unix:uid:1", "-socketPath", socket);
             second.Kill();
+            Assert.Equal(0, showExit);
+            Assert.Contains(created[3], showOut, StringComparison.Ordinal);
+            Assert.Equal(1, badExit);
+            Assert.Contains("spiffe_id:", badErr, StringComparison.Ordinal);
             await second.WaitForExitAsync().Within();
 
             Assert.StartsWith("Found 15 entries", shown.Stdout, StringComparison.Ordinal);
@@ -57,6 +65,22 @@ public sealed class PersistenceTests
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    private static async Task<(int Exit, string Stdout, string Stderr)> RunMinispireAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "minispire.dll"));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().Within();
+        return (process.ExitCode, await stdout.Within(), await stderr.Within());
     }
 
     private static async Task<Process> StartAsync(string config, string socket)
@@ -73,8 +97,8 @@ public sealed class PersistenceTests
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
-        while (DateTimeOffset.UtcNow < deadline)
+        var deadline = TimeProvider.System.GetUtcNow().AddSeconds(30);
+        while (TimeProvider.System.GetUtcNow() < deadline)
         {
             Assert.False(process.HasExited, "the server process exited during start-up");
             if (File.Exists(socket) && (await TestServer.RunCliAsync(socket, "healthcheck")).ExitCode == 0)

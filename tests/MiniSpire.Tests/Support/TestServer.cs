@@ -37,12 +37,16 @@ internal sealed class TestServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TestServer(WebApplication app, ServerOptions options, string root)
+    private TestServer(WebApplication app, ServerOptions options, string root, LogSink logs)
     {
         _app = app;
         Options = options;
         Root = root;
+        Logs = logs;
     }
+
+    /// <summary>Everything the server logged (Information and up).</summary>
+    public LogSink Logs { get; }
 
     public ServerOptions Options { get; }
 
@@ -62,10 +66,21 @@ internal sealed class TestServer : IAsyncDisposable
             DataDir = Path.Combine(root, "data"),
             LogLevel = LogLevel.Warning,
         };
-        options = configure?.Invoke(options) ?? options;
-        var app = await ServerHost.BuildAsync(options, configureLogging: _ => { }).Within();
+        options = (configure?.Invoke(options) ?? options) with { LogLevel = LogLevel.Information };
+        var logs = new LogSink();
+        WebApplication app;
+        try
+        {
+            app = await ServerHost.BuildAsync(options, configureLogging: logging => logging.AddProvider(logs)).Within();
+        }
+        catch
+        {
+            Directory.Delete(root, recursive: true);
+            throw;
+        }
+
         await app.StartAsync().Within();
-        return new TestServer(app, options, root);
+        return new TestServer(app, options, root, logs);
     }
 
     public static string NewTempDirectory()
@@ -142,6 +157,7 @@ internal sealed class TestServer : IAsyncDisposable
                 verify.ChainPolicy.CustomTrustStore.AddRange(bundle.Authorities.ToArray());
                 if (presented is not null)
                 {
+                    verify.ChainPolicy.ExtraStore.AddRange(presented.ChainPolicy.ExtraStore);
                     verify.ChainPolicy.ExtraStore.AddRange(presented.ChainElements.Select(e => e.Certificate).ToArray());
                 }
 

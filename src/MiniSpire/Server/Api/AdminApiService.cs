@@ -205,6 +205,18 @@ internal sealed partial class AdminApiService : Admin.AdminBase
         return new SetFederatedBundleResponse();
     }
 
+    public override async Task<DeleteFederatedBundleResponse> DeleteFederatedBundle(DeleteFederatedBundleRequest request, ServerCallContext context)
+    {
+        var trustDomain = ProtoMapping.NormalizeTrustDomain(request.TrustDomain);
+        if (!await _store.DeleteFederatedBundleAsync(trustDomain, context.CancellationToken))
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"no federated bundle for trust domain \"{trustDomain}\""));
+        }
+
+        LogBundleDeleted(trustDomain);
+        return new DeleteFederatedBundleResponse();
+    }
+
     public override async Task<ListAgentsResponse> ListAgents(ListAgentsRequest request, ServerCallContext context)
     {
         var response = new ListAgentsResponse();
@@ -262,6 +274,9 @@ internal sealed partial class AdminApiService : Admin.AdminBase
 
     [LoggerMessage(EventId = 404, Level = LogLevel.Information, Message = "Set the federated bundle of {TrustDomain} (sequence {Sequence}).")]
     private partial void LogBundleSet(string trustDomain, long sequence);
+
+    [LoggerMessage(EventId = 406, Level = LogLevel.Information, Message = "Deleted the federated bundle of {TrustDomain}.")]
+    private partial void LogBundleDeleted(string trustDomain);
 
     [LoggerMessage(EventId = 405, Level = LogLevel.Warning, Message = "Evicted agent {AgentId}; its calls are refused from now on.")]
     private partial void LogAgentEvicted(string agentId);

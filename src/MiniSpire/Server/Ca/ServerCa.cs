@@ -48,6 +48,7 @@ internal sealed partial class ServerCa : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<ServerCa> _logger;
     private readonly SemaphoreSlim _rotationLock = new(1, 1);
+    private readonly Lock _signingLock = new();
     private X509Certificate2? _upstreamCertificate;
     private ECDsa? _upstreamKey;
     private IReadOnlyList<X509Certificate2> _upstreamRoots = [];
@@ -167,7 +168,13 @@ internal sealed partial class ServerCa : IDisposable
     {
         var snapshot = Snapshot;
         var ca = snapshot.ActiveX509;
-        var leaf = CredentialBuilder.CreateX509Svid(ca, subjectKey, id, dnsNames, _time.GetUtcNow(), ttl);
+        X509Certificate2 leaf;
+        lock (_signingLock)
+        {
+            // One signing at a time: an ECDsa instance is not documented as safe for concurrent use.
+            leaf = CredentialBuilder.CreateX509Svid(ca, subjectKey, id, dnsNames, _time.GetUtcNow(), ttl);
+        }
+
         return [leaf, .. ca.ChainAboveLeaf(snapshot.SelfSigned)];
     }
 
@@ -182,7 +189,10 @@ internal sealed partial class ServerCa : IDisposable
             expiresAt = key.NotAfter;
         }
 
-        return (CredentialBuilder.CreateJwtSvid(key, id, audience, now, expiresAt, _options.JwtIssuer), now, expiresAt);
+        lock (_signingLock)
+        {
+            return (CredentialBuilder.CreateJwtSvid(key, id, audience, now, expiresAt, _options.JwtIssuer), now, expiresAt);
+        }
     }
 
     private AuthorityRecord NewX509Record(DateTimeOffset now, AuthorityState state)

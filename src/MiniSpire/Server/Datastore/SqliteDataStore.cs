@@ -405,6 +405,15 @@ internal sealed class SqliteDataStore
         return new FederatedBundleRecord(trustDomain, x509, jwks, sequence);
     }
 
+    public async Task<bool> DeleteFederatedBundleAsync(string trustDomain, CancellationToken ct = default)
+    {
+        await using var connection = OpenConnection();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM federated_bundles WHERE trust_domain = $td";
+        command.Parameters.AddWithValue("$td", trustDomain);
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
     public async Task<IReadOnlyList<FederatedBundleRecord>> ListFederatedBundlesAsync(CancellationToken ct = default)
     {
         await using var connection = OpenConnection();
