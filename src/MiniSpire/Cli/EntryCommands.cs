@@ -93,7 +93,7 @@ internal static class EntryCommands
             entry.Selectors.Clear();
             foreach (var text in flags.GetList("selector"))
             {
-                if (Server.Entries.Selector.TryParse(text, out var selector, out var error))
+                if (Entries.Selector.TryParse(text, out var selector, out var error))
                 {
                     entry.Selectors.Add(new Selector { Type = selector.Type, Value = selector.Value });
                 }
@@ -181,7 +181,7 @@ internal static class EntryCommands
         };
         foreach (var text in flags.GetList("selector"))
         {
-            if (!Server.Entries.Selector.TryParse(text, out var selector, out var error))
+            if (!Entries.Selector.TryParse(text, out var selector, out var error))
             {
                 throw new CliException("-selector: " + error);
             }

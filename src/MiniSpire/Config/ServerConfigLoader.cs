@@ -106,19 +106,7 @@ internal static class ServerConfigLoader
             errors.Add($"server.socket_path: \"{socketPath}\" is longer than a Unix socket path may be (107 bytes)");
         }
 
-        var logLevel = LogLevel.Information;
-        var logLevelText = GetString(server, "log_level", errors);
-        if (logLevelText is not null)
-        {
-            switch (logLevelText.ToUpperInvariant())
-            {
-                case "DEBUG": logLevel = LogLevel.Debug; break;
-                case "INFO": logLevel = LogLevel.Information; break;
-                case "WARN": logLevel = LogLevel.Warning; break;
-                case "ERROR": logLevel = LogLevel.Error; break;
-                default: errors.Add($"server.log_level: \"{logLevelText}\" is not one of DEBUG, INFO, WARN, ERROR"); break;
-            }
-        }
+        var logLevel = TomlValues.GetLogLevel(server, "server.", errors);
 
         var caTtl = GetDuration(server, "ca_ttl", TimeSpan.FromHours(24), errors);
         var x509Ttl = GetDuration(server, "default_x509_svid_ttl", TimeSpan.FromHours(1), errors);
@@ -191,60 +179,13 @@ internal static class ServerConfigLoader
         };
     }
 
-    private static string? GetString(TomlTable table, string key, List<string> errors, string prefix = "server.")
-    {
-        if (!table.TryGetValue(key, out var value))
-        {
-            return null;
-        }
+    private static string? GetString(TomlTable table, string key, List<string> errors, string prefix = "server.") =>
+        TomlValues.GetString(table, prefix, key, errors);
 
-        if (value is string s)
-        {
-            return s;
-        }
+    private static TimeSpan GetDuration(TomlTable table, string key, TimeSpan defaultValue, List<string> errors) =>
+        TomlValues.GetDuration(table, "server.", key, defaultValue, errors);
 
-        errors.Add($"{prefix}{key}: must be a string, got {Describe(value)}");
-        return null;
-    }
-
-    private static TimeSpan GetDuration(TomlTable table, string key, TimeSpan defaultValue, List<string> errors)
-    {
-        if (!table.TryGetValue(key, out var value))
-        {
-            return defaultValue;
-        }
-
-        if (value is not string text)
-        {
-            errors.Add($"server.{key}: must be a duration string such as \"1h\", got {Describe(value)}");
-            return defaultValue;
-        }
-
-        if (!Durations.TryParse(text, out var duration, out var error))
-        {
-            errors.Add($"server.{key}: {error}");
-            return defaultValue;
-        }
-
-        if (duration <= TimeSpan.Zero)
-        {
-            errors.Add($"server.{key}: must be positive, got \"{text}\"");
-            return defaultValue;
-        }
-
-        return duration;
-    }
-
-    private static string Describe(object? value) => value switch
-    {
-        null => "nothing",
-        string s => $"the string \"{s}\"",
-        long l => $"the integer {l}",
-        bool b => b ? "true" : "false",
-        TomlTable => "a table",
-        TomlArray => "an array",
-        _ => value.ToString() ?? value.GetType().Name,
-    };
+    private static string Describe(object? value) => TomlValues.Describe(value);
 }
 
 /// <summary>Every problem found in a configuration.</summary>

@@ -1,3 +1,4 @@
+using MiniSpire.Entries;
 using MiniSpire.Server.Entries;
 
 namespace MiniSpire.Tests.Server;

@@ -21,6 +21,7 @@ internal sealed class AgentCache
         return state with
         {
             Entries = byId,
+            EntriesKnown = true,
             Svids = state.Svids.Where(s => byId.ContainsKey(s.Key)).ToImmutableDictionary(),
         };
     });
@@ -43,7 +44,7 @@ internal sealed class AgentCache
             : state);
 
     /// <summary>Forgets every entry, SVID and bundle: open streams end with PermissionDenied.</summary>
-    public void Clear() => Update(state => CacheState.Empty with { Version = state.Version });
+    public void Clear() => Update(state => CacheState.Empty with { Version = state.Version, EntriesKnown = true });
 
     /// <summary>Completes when the cache moves past <paramref name="version"/>.</summary>
     public Task WaitForChangeAsync(long version, CancellationToken cancellationToken)

@@ -9,14 +9,16 @@ internal sealed record WorkloadIdentity(CachedEntry Entry, CachedX509Svid? Svid)
 
 /// <summary>
 /// An immutable snapshot of everything the agent can hand to workloads. Each change makes a new one with
-/// a higher version, so a stream compares versions instead of locking.
+/// a higher version, so a stream compares versions instead of locking. Until the first sync has delivered
+/// the entries (<see cref="EntriesKnown"/>), no caller can be told it has no identity.
 /// </summary>
 internal sealed record CacheState(
     long Version,
     ImmutableSortedDictionary<string, CachedEntry> Entries,
     ImmutableDictionary<string, CachedX509Svid> Svids,
     CachedBundle? Bundle,
-    ImmutableDictionary<TrustDomain, CachedBundle> FederatedBundles)
+    ImmutableDictionary<TrustDomain, CachedBundle> FederatedBundles,
+    bool EntriesKnown = false)
 {
     public static CacheState Empty { get; } = new(
         0,

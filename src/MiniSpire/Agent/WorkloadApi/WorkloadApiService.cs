@@ -37,6 +37,11 @@ internal sealed partial class WorkloadApiService(
         var sentAny = false;
         await StreamAsync(context, state =>
         {
+            if (!state.EntriesKnown)
+            {
+                return null;
+            }
+
             var identities = state.Match(caller.Selectors);
             if (identities.Count == 0)
             {
@@ -60,6 +65,11 @@ internal sealed partial class WorkloadApiService(
         var caller = Admit(context, nameof(FetchX509Bundles));
         return StreamAsync(context, state =>
         {
+            if (!state.EntriesKnown)
+            {
+                return null;
+            }
+
             var identities = RequireIdentities(context, state, caller);
             if (state.Bundle is null)
             {
@@ -81,6 +91,11 @@ internal sealed partial class WorkloadApiService(
         var caller = Admit(context, nameof(FetchJWTBundles));
         return StreamAsync(context, state =>
         {
+            if (!state.EntriesKnown)
+            {
+                return null;
+            }
+
             var identities = RequireIdentities(context, state, caller);
             if (state.Bundle is null)
             {
@@ -219,6 +234,11 @@ internal sealed partial class WorkloadApiService(
 
     private IReadOnlyList<WorkloadIdentity> RequireIdentities(ServerCallContext context, CacheState state, AttestedCaller caller)
     {
+        if (!state.EntriesKnown)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "the agent has not synced its entries with the server yet"));
+        }
+
         var identities = state.Match(caller.Selectors);
         if (identities.Count == 0)
         {

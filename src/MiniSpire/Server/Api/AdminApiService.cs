@@ -1,3 +1,4 @@
+using MiniSpire.Entries;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
@@ -10,7 +11,7 @@ using MiniSpire.Server.Entries;
 using Spiffe;
 using Spiffe.Jwt;
 using EntryProto = MiniSpire.Proto.Entry;
-using Selector = MiniSpire.Server.Entries.Selector;
+using Selector = MiniSpire.Entries.Selector;
 using SelectorProto = MiniSpire.Proto.Selector;
 
 namespace MiniSpire.Server.Api;

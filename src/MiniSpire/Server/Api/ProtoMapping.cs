@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
+using MiniSpire.Entries;
 using MiniSpire.Server.Datastore;
 using MiniSpire.Server.Entries;
 using Spiffe;

@@ -1,3 +1,4 @@
+using MiniSpire.Entries;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using MiniSpire.Server.Entries;

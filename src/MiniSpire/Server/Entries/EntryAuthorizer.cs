@@ -1,3 +1,5 @@
+using MiniSpire.Entries;
+
 namespace MiniSpire.Server.Entries;
 
 /// <summary>
