@@ -75,8 +75,8 @@ class CustomKinds {
     for (const version of crd.spec?.versions ?? []) {
       const schema = version.schema?.openAPIV3Schema;
       if (schema) {
-        const { metadata, ...properties } = schema.properties ?? {};
-        const closed = closeSchema({ ...schema, properties });
+        // metadata is "type: object" without properties there; it is checked against ObjectMeta below.
+        const closed = closeSchema(schema);
         closed.required = [...new Set([...(closed.required ?? []), "apiVersion", "kind"])];
         const key = `${crd.spec.group}/${version.name}/${crd.spec.names.kind}`;
         this.validators.set(key, this.ajv.compile(closed));
