@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 
@@ -48,8 +49,13 @@ internal static class ManifestValidator
         }
     }
 
-    /// <summary>The documents of an example file, as parsed by the validator's YAML parser.</summary>
-    public static async Task<IReadOnlyList<JsonElement>> ReadDocumentsAsync(string relativePath)
+    private static readonly ConcurrentDictionary<string, Task<IReadOnlyList<JsonElement>>> Documents = new();
+
+    /// <summary>The documents of an example file, as parsed by the validator's YAML parser (read once).</summary>
+    public static Task<IReadOnlyList<JsonElement>> ReadDocumentsAsync(string relativePath) =>
+        Documents.GetOrAdd(relativePath, DumpAsync);
+
+    private static async Task<IReadOnlyList<JsonElement>> DumpAsync(string relativePath)
     {
         var run = await RunAsync(["--dump", Path.Combine(ExamplesDirectory, relativePath)]);
         Assert.True(run.ExitCode == 0, $"cannot read {relativePath}: {run.StandardError}");
