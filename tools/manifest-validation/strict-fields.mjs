@@ -187,8 +187,7 @@ function parseType(text, file) {
     return { kind: "object", fields, mapValue };
   }
 
-  const type = union();
-  return type;
+  return union();
 }
 
 function resolveRef(ref) {
@@ -201,6 +200,7 @@ function resolveRef(ref) {
   const local = parsed.aliases.get(ref.name) ?? ref.name;
   const declaration = parsed.declarations.get(local);
   if (declaration) {
+    // Guards against an alias that names itself while it is being parsed.
     parsed.resolved.set(ref.name, LEAF);
     result = parseType(declaration.body ?? declaration.alias, ref.file);
     if (result.kind === "ref") {
@@ -254,4 +254,11 @@ export function unknownFields(document, declarationFile, interfaceName, where = 
   return errors;
 }
 
-export { resolveModule };
+/**
+ * The declaration file of a module of the installed packages.
+ * @param {string} spec e.g. "kubernetes-models/apps/v1/Deployment"
+ * @returns {string} its absolute path
+ */
+export function declarationsOf(spec) {
+  return resolveModule(nodeModules, spec);
+}

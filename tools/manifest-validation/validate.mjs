@@ -14,12 +14,13 @@
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import Ajv from "ajv";
-import { unknownFields, resolveModule } from "./strict-fields.mjs";
+import { unknownFields, declarationsOf } from "./strict-fields.mjs";
 
 const require = createRequire(import.meta.url);
-const here = path.dirname(new URL(import.meta.url).pathname);
+const objectMeta = declarationsOf("@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta");
 
 // apiVersion prefix -> npm module holding the models of that API group.
 const modelPackages = [
@@ -37,7 +38,7 @@ function readDocuments(file) {
     for (const warning of doc.warnings) {
       problems.push(`document ${index + 1}: YAML: ${warning.message.split("\n")[0]}`);
     }
-    const value = doc.toJS({ maxAliasCount: 0 });
+    const value = doc.toJS();
     if (value !== null && value !== undefined) {
       documents.push({ index: index + 1, value });
     }
@@ -111,7 +112,7 @@ function modelFor(apiVersion, kind) {
   if (typeof Model !== "function") {
     return undefined;
   }
-  return { Model, declarations: resolveModule(path.join(here, "x"), `${module}/${apiVersion}/${kind}`) };
+  return { Model, declarations: declarationsOf(`${module}/${apiVersion}/${kind}`) };
 }
 
 function ajvMessages(errors) {
@@ -134,13 +135,12 @@ function validateDocument(document, customKinds) {
   if (!metadata.name && !metadata.generateName) {
     problems.push("data/metadata must have required property name");
   }
-  const metaDeclarations = resolveModule(path.join(here, "x"), "@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta");
   const custom = customKinds.get(apiVersion, kind);
   if (custom) {
     if (!custom(document)) {
       problems.push(...ajvMessages(custom.errors));
     }
-    problems.push(...unknownFields(document.metadata ?? {}, metaDeclarations, "IObjectMeta", "data/metadata"));
+    problems.push(...unknownFields(document.metadata ?? {}, objectMeta, "IObjectMeta", "data/metadata"));
     return problems;
   }
   const model = modelFor(apiVersion, kind);
