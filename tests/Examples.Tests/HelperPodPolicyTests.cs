@@ -149,6 +149,24 @@ public sealed class HelperPodPolicyTests
         Assert.Equal("true", Manifest.Text(deployment, "spec", "template", "metadata", "annotations", "prometheus.io/scrape"));
     }
 
+    [Theory]
+    [MemberData(nameof(Applications))]
+    public async Task PodMonitor_ApplicationPod_SelectsItAndScrapesTheHelperPort(string file, string name)
+    {
+        var deployment = await Manifest.SingleAsync(file, "Deployment", name);
+        var monitor = await Manifest.SingleAsync("70-podmonitor.yaml", "PodMonitor", "spiffe-helper");
+        var pod = Manifest.PodSpec(deployment);
+
+        Assert.Contains(Manifest.Text(deployment, "metadata", "namespace"), Manifest.Strings(monitor, "spec", "namespaceSelector", "matchNames"));
+        var labels = Manifest.Get(monitor, "spec", "selector", "matchLabels").EnumerateObject().ToList();
+        Assert.NotEmpty(labels);
+        Assert.All(labels, label => Assert.Equal(label.Value.GetString(), Manifest.Text(deployment, "spec", "template", "metadata", "labels", label.Name)));
+        var endpoint = Assert.Single(Manifest.Items(monitor, "spec", "podMetricsEndpoints"));
+        Assert.Equal("/metrics", Manifest.Text(endpoint, "path"));
+        Assert.Equal(8088, Manifest.Port(HelperContainers(pod)[1], Manifest.Get(endpoint, "port")));
+        Assert.Equal("/metrics", Manifest.Text(deployment, "spec", "template", "metadata", "annotations", "prometheus.io/path"));
+    }
+
     [Fact]
     public async Task ShareProcessNamespace_SignallingVariant_SharesItWithTheApplicationsUser()
     {
