@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace Examples.Tests;
@@ -144,6 +144,27 @@ public sealed partial class SpireDeploymentPolicyTests
         Assert.Equal(["Ephemeral"], Manifest.Strings(csiDriver, "spec", "volumeLifecycleModes"));
     }
 
+    [Theory]
+    [InlineData(ServerFile, "StatefulSet", "spire-server", "server.conf")]
+    [InlineData(AgentFile, "DaemonSet", "spire-agent", "agent.conf")]
+    public async Task Probes_SpireServerAndAgent_PointAtTheirHealthListener(string file, string kind, string name, string configKey)
+    {
+        var workload = await Manifest.SingleAsync(file, kind, name);
+        var conf = Manifest.Text(await Manifest.SingleAsync(file, "ConfigMap", name), "data", configKey)!;
+        var container = Assert.Single(Manifest.Items(Manifest.PodSpec(workload), "containers"), c => Manifest.Text(c, "name") == name);
+
+        var health = HealthChecks().Match(conf);
+
+        Assert.True(health.Success, "a health_checks block with listener_enabled = true");
+        var port = int.Parse(health.Groups["port"].Value, CultureInfo.InvariantCulture);
+        var liveness = Manifest.Get(container, "livenessProbe", "httpGet");
+        var readiness = Manifest.Get(container, "readinessProbe", "httpGet");
+        Assert.Equal(port, Manifest.Port(container, Manifest.Get(liveness, "port")));
+        Assert.Equal(port, Manifest.Port(container, Manifest.Get(readiness, "port")));
+        Assert.Equal(health.Groups["live"].Value, Manifest.Text(liveness, "path"));
+        Assert.Equal(health.Groups["ready"].Value, Manifest.Text(readiness, "path"));
+    }
+
     [Fact]
     public async Task ClusterSpiffeId_Selectors_NameTheNamespacesAndRequireAPodLabel()
     {
@@ -202,6 +223,9 @@ public sealed partial class SpireDeploymentPolicyTests
 
     [GeneratedRegex(@"(?m)^clusterName: (\S+)$")]
     private static partial Regex ControllerCluster();
+
+    [GeneratedRegex(@"health_checks \{\s*listener_enabled = true\s*bind_address = ""[^""]+""\s*bind_port = ""(?<port>\d+)""\s*live_path = ""(?<live>[^""]+)""\s*ready_path = ""(?<ready>[^""]+)""")]
+    private static partial Regex HealthChecks();
 
     [GeneratedRegex(@"trust_domain = ""([^""]+)""")]
     private static partial Regex TrustDomain();
