@@ -35,9 +35,9 @@ public sealed partial class SpireDeploymentPolicyTests
     [Fact]
     public async Task K8sPsatClusterName_ServerAgentAndControllerManager_AreTheSame()
     {
-        var serverConf = Manifest.Text(await Manifest.SingleAsync(ServerFile, "ConfigMap", "spire-server"), "data", "server.conf")!;
-        var agentConf = Manifest.Text(await Manifest.SingleAsync(AgentFile, "ConfigMap", "spire-agent"), "data", "agent.conf")!;
-        var controllerConf = Manifest.Text(await Manifest.SingleAsync(ServerFile, "ConfigMap", "spire-controller-manager"), "data", "controller-manager-config.yaml")!;
+        var serverConf = await ServerConfAsync();
+        var agentConf = await AgentConfAsync();
+        var controllerConf = await EmbeddedFileAsync(ServerFile, "spire-controller-manager", "controller-manager-config.yaml");
 
         var serverClusters = ServerClusters().Matches(serverConf).Select(m => m.Groups[1].Value).ToList();
         var agentCluster = AgentCluster().Match(agentConf);
@@ -53,9 +53,9 @@ public sealed partial class SpireDeploymentPolicyTests
     [Fact]
     public async Task TrustDomain_ServerAgentAndControllerManager_AreTheSame()
     {
-        var serverConf = Manifest.Text(await Manifest.SingleAsync(ServerFile, "ConfigMap", "spire-server"), "data", "server.conf")!;
-        var agentConf = Manifest.Text(await Manifest.SingleAsync(AgentFile, "ConfigMap", "spire-agent"), "data", "agent.conf")!;
-        var controllerConf = Manifest.Text(await Manifest.SingleAsync(ServerFile, "ConfigMap", "spire-controller-manager"), "data", "controller-manager-config.yaml")!;
+        var serverConf = await ServerConfAsync();
+        var agentConf = await AgentConfAsync();
+        var controllerConf = await EmbeddedFileAsync(ServerFile, "spire-controller-manager", "controller-manager-config.yaml");
 
         var domain = TrustDomain().Match(serverConf).Groups[1].Value;
 
@@ -86,8 +86,8 @@ public sealed partial class SpireDeploymentPolicyTests
     public async Task SpireBundle_ConfigMap_ExistsBeforeTheAgentsAndIsWhatTheNotifierAndAgentsUse()
     {
         var bundle = await Manifest.SingleAsync("10-spire-bundle.yaml", "ConfigMap", "spire-bundle");
-        var serverConf = Manifest.Text(await Manifest.SingleAsync(ServerFile, "ConfigMap", "spire-server"), "data", "server.conf")!;
-        var agentConf = Manifest.Text(await Manifest.SingleAsync(AgentFile, "ConfigMap", "spire-agent"), "data", "agent.conf")!;
+        var serverConf = await ServerConfAsync();
+        var agentConf = await AgentConfAsync();
         var agentPod = Manifest.PodSpec(await Manifest.SingleAsync(AgentFile, "DaemonSet", "spire-agent"));
 
         // Applied in file-name order: the ConfigMap comes before the agents.
@@ -105,7 +105,7 @@ public sealed partial class SpireDeploymentPolicyTests
     public async Task SpireServer_StatefulSet_KeepsDatastoreAndKeysOnItsPersistentVolume()
     {
         var server = await Manifest.SingleAsync(ServerFile, "StatefulSet", "spire-server");
-        var serverConf = Manifest.Text(await Manifest.SingleAsync(ServerFile, "ConfigMap", "spire-server"), "data", "server.conf")!;
+        var serverConf = await ServerConfAsync();
 
         var claim = Assert.Single(Manifest.Items(server, "spec", "volumeClaimTemplates"));
         var container = Assert.Single(Manifest.Items(Manifest.PodSpec(server), "containers"), c => Manifest.Text(c, "name") == "spire-server");
@@ -121,7 +121,7 @@ public sealed partial class SpireDeploymentPolicyTests
     [Fact]
     public async Task WorkloadApiSocket_AgentAndCsiDriver_ShareOneNodeDirectory()
     {
-        var agentConf = Manifest.Text(await Manifest.SingleAsync(AgentFile, "ConfigMap", "spire-agent"), "data", "agent.conf")!;
+        var agentConf = await AgentConfAsync();
         var agentPod = Manifest.PodSpec(await Manifest.SingleAsync(AgentFile, "DaemonSet", "spire-agent"));
         var driverPod = Manifest.PodSpec(await Manifest.SingleAsync("30-spiffe-csi-driver.yaml", "DaemonSet", "spiffe-csi-driver"));
         var csiDriver = await Manifest.SingleAsync("30-spiffe-csi-driver.yaml", "CSIDriver", "csi.spiffe.io");
@@ -150,7 +150,7 @@ public sealed partial class SpireDeploymentPolicyTests
     public async Task Probes_SpireServerAndAgent_PointAtTheirHealthListener(string file, string kind, string name, string configKey)
     {
         var workload = await Manifest.SingleAsync(file, kind, name);
-        var conf = Manifest.Text(await Manifest.SingleAsync(file, "ConfigMap", name), "data", configKey)!;
+        var conf = await EmbeddedFileAsync(file, name, configKey);
         var container = Assert.Single(Manifest.Items(Manifest.PodSpec(workload), "containers"), c => Manifest.Text(c, "name") == name);
 
         var health = HealthChecks().Match(conf);
@@ -214,6 +214,15 @@ public sealed partial class SpireDeploymentPolicyTests
         Assert.Contains(images, i => i.StartsWith("ghcr.io/spiffe/spiffe-csi-driver:", StringComparison.Ordinal));
         Assert.All(images, image => Assert.Matches(@":v?\d+\.\d+\.\d+(-[a-z0-9]+)?$", image));
     }
+
+    private static Task<string> ServerConfAsync() => EmbeddedFileAsync(ServerFile, "spire-server", "server.conf");
+
+    private static Task<string> AgentConfAsync() => EmbeddedFileAsync(AgentFile, "spire-agent", "agent.conf");
+
+    /// <summary>A configuration file held in a ConfigMap's data.</summary>
+    private static async Task<string> EmbeddedFileAsync(string file, string configMap, string key) =>
+        Manifest.Text(await Manifest.SingleAsync(file, "ConfigMap", configMap), "data", key)
+        ?? throw new KeyNotFoundException($"{file}: ConfigMap {configMap} has no {key}");
 
     [GeneratedRegex(@"""([^""]+)""\s*=\s*\{\s*service_account_allow_list")]
     private static partial Regex ServerClusters();
