@@ -2,6 +2,7 @@
 # Installs what the tests need beyond a fresh Debian machine with the .NET SDK.
 # Idempotent: installs only what is missing, so it runs before every test run.
 set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -11,6 +12,9 @@ command -v openssl >/dev/null 2>&1 || needed+=(openssl)
 command -v curl >/dev/null 2>&1 || needed+=(curl)
 # Prometheus and promtool check the alert rules and scrape the helper in end-to-end tests.
 command -v promtool >/dev/null 2>&1 || needed+=(prometheus)
+# Node.js runs the offline Kubernetes manifest validation (tools/manifest-validation).
+command -v node >/dev/null 2>&1 || needed+=(nodejs)
+command -v npm >/dev/null 2>&1 || needed+=(npm)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   echo "installing: ${needed[*]}" >&2
@@ -24,4 +28,10 @@ if [ "${#needed[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null
   [ -z "$policy_added" ] || $sudo rm -f /usr/sbin/policy-rc.d
+fi
+
+# The validator's packages, exactly as locked in package-lock.json.
+validation="$root/tools/manifest-validation"
+if [ ! -d "$validation/node_modules" ] || [ "$validation/package-lock.json" -nt "$validation/node_modules/.package-lock.json" ]; then
+  (cd "$validation" && npm ci --no-audit --no-fund --loglevel=error)
 fi
