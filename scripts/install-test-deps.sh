@@ -5,6 +5,8 @@ set -euo pipefail
 
 needed=()
 command -v openssl >/dev/null 2>&1 || needed+=(openssl)
+# chattr: SpiffeHelper tests make a directory immutable to simulate a failed write, even as root.
+command -v chattr >/dev/null 2>&1 || needed+=(e2fsprogs)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   sudo=""

@@ -88,7 +88,7 @@ public sealed class TestCertificateAuthority : IDisposable
             intermediateKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var request = CaRequest(td, intermediateKey, "Test Intermediate");
             request.CertificateExtensions.Add(AuthorityKeyIdentifier(root));
-            intermediate = request.Create(root.CopyWithPrivateKey(rootKey), now.AddMinutes(-1), now + ttl - TimeSpan.FromMinutes(1), RandomSerial());
+            intermediate = request.Create(root, now.AddMinutes(-1), now + ttl - TimeSpan.FromMinutes(1), RandomSerial());
         }
 
         return new TestCertificateAuthority(td, root, rootKey, intermediate, intermediateKey, time);
