@@ -115,17 +115,17 @@ internal static partial class ConfigLoader
             return new ConfigLoadResult(null, errors);
         }
 
+        // Keys that are unknown or of the wrong type are reported, then blanked out so that the rest
+        // of the file is still deserialized and validated: every error is reported in one run.
         var lines = new Dictionary<string, int>(StringComparer.Ordinal);
-        CheckSyntax(document, file, errors, lines);
-        if (errors.Count > 0)
-        {
-            return new ConfigLoadResult(null, errors);
-        }
+        var rejected = new List<SourceSpan>();
+        CheckSyntax(document, file, errors, lines, rejected);
+        var valid = rejected.Count == 0 ? text : Blank(text, rejected);
 
         HelperConfigFile model;
         try
         {
-            model = TomlSerializer.Deserialize(text, HelperConfigContext.Default.HelperConfigFile) ?? new HelperConfigFile();
+            model = TomlSerializer.Deserialize(valid, HelperConfigContext.Default.HelperConfigFile) ?? new HelperConfigFile();
         }
         catch (TomlException e)
         {
@@ -134,10 +134,30 @@ internal static partial class ConfigLoader
 
         var validator = new Validator(file, lines, environment, errors);
         var options = validator.Build(model, daemonModeOverride, workingDirectory);
-        return errors.Count > 0 ? new ConfigLoadResult(null, errors) : new ConfigLoadResult(options, errors);
+        return errors.Count > 0
+            ? new ConfigLoadResult(null, [.. errors.OrderBy(e => e.Line ?? int.MaxValue)])
+            : new ConfigLoadResult(options, errors);
     }
 
     private static ConfigLoadResult Fail(ConfigError error) => new(null, [error]);
+
+    private static string Blank(string text, List<SourceSpan> spans)
+    {
+        var chars = text.ToCharArray();
+        foreach (var span in spans)
+        {
+            var end = Math.Min(chars.Length, span.Offset + span.Length);
+            for (var i = Math.Max(0, span.Offset); i < end; i++)
+            {
+                if (chars[i] is not ('\n' or '\r'))
+                {
+                    chars[i] = ' ';
+                }
+            }
+        }
+
+        return new string(chars);
+    }
 
     private static bool LooksLikeHcl(string text) => HclBlock().IsMatch(text) || HclComment().IsMatch(text) || LeadingZeroMode().IsMatch(text);
 
@@ -150,11 +170,11 @@ internal static partial class ConfigLoader
     [GeneratedRegex(@"_mode\s*=\s*0[0-7]+\s*$", RegexOptions.Multiline)]
     private static partial Regex LeadingZeroMode();
 
-    private static void CheckSyntax(DocumentSyntax document, string file, List<ConfigError> errors, Dictionary<string, int> lines)
+    private static void CheckSyntax(DocumentSyntax document, string file, List<ConfigError> errors, Dictionary<string, int> lines, List<SourceSpan> rejected)
     {
         foreach (var keyValue in document.KeyValues)
         {
-            CheckKeyValue(keyValue, [], file, errors, lines);
+            CheckKeyValue(keyValue, [], file, errors, lines, rejected);
         }
 
         foreach (var table in document.Tables)
@@ -165,12 +185,14 @@ internal static partial class ConfigLoader
             if (table is TableArraySyntax)
             {
                 errors.Add(new ConfigError(file, line, dotted, "an array of tables ([[...]]) is not a valid setting here"));
+                rejected.Add(table.Span);
                 continue;
             }
 
             if (name.Length != 1 || !RootKeys.TryGetValue(name[0], out var kind) || kind != Kind.Table)
             {
                 errors.Add(new ConfigError(file, line, dotted, UnknownKeyReason(dotted, RootKeys.Where(k => k.Value == Kind.Table).Select(k => k.Key))));
+                rejected.Add(table.Span);
                 continue;
             }
 
@@ -179,17 +201,22 @@ internal static partial class ConfigLoader
             {
                 if (item is KeyValueSyntax keyValue)
                 {
-                    CheckKeyValue(keyValue, name, file, errors, lines);
+                    CheckKeyValue(keyValue, name, file, errors, lines, rejected);
                 }
             }
         }
     }
 
-    private static void CheckKeyValue(KeyValueSyntax keyValue, string[] tablePath, string file, List<ConfigError> errors, Dictionary<string, int> lines)
+    private static void CheckKeyValue(KeyValueSyntax keyValue, string[] tablePath, string file, List<ConfigError> errors, Dictionary<string, int> lines, List<SourceSpan> rejected)
     {
         var line = keyValue.Span.Start.Line + 1;
         string[] path = [.. tablePath, .. keyValue.Key is null ? [] : KeyPath(keyValue.Key)];
+        var before = errors.Count;
         CheckValue(path, keyValue.Value, line, file, errors, lines);
+        if (errors.Count > before)
+        {
+            rejected.Add(keyValue.Span);
+        }
     }
 
     private static void CheckValue(string[] path, ValueSyntax? value, int line, string file, List<ConfigError> errors, Dictionary<string, int> lines)

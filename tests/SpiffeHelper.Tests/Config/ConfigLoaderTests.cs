@@ -223,12 +223,15 @@ public sealed class ConfigLoaderTests
             cert_file_mode = "0999"
             write_strategy = "inplace"
             cert_dir = "${NOPE}"
+            omit_expired = "yes"
+            hnt = "db"
             """;
 
         var result = Parse(text);
 
         Assert.Null(result.Options);
-        Assert.Equal(["cert_dir", "cert_file_mode", "renew_signal", "svid_file_name", "write_strategy"], result.Errors.Select(e => e.Key!).Order(StringComparer.Ordinal));
+        Assert.Equal(["cert_dir", "cert_file_mode", "hnt", "omit_expired", "renew_signal", "svid_file_name", "write_strategy"], result.Errors.Select(e => e.Key!).Order(StringComparer.Ordinal));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7], result.Errors.Select(e => e.Line!.Value));
     }
 
     [Fact]
