@@ -298,6 +298,11 @@ internal static partial class ConfigLoader
 
     private static string UnknownKeyReason(string key, IEnumerable<string> valid)
     {
+        if (key.StartsWith("jwt_", StringComparison.Ordinal))
+        {
+            return "unknown key; JWT-SVID and JWT bundle output are not implemented in this version, only X.509 output";
+        }
+
         var candidates = valid.ToList();
         var nearest = candidates.MinBy(c => ConfigValues.Distance(key, c));
         if (nearest is not null && ConfigValues.Distance(key, nearest) <= Math.Max(2, key.Length / 3))

@@ -107,7 +107,7 @@ public sealed class ConfigLoaderTests
     [Theory]
     [InlineData("agent_adress = \"/x\"", "agent_adress", "did you mean \"agent_address\"")]
     [InlineData("renewsignal = \"SIGHUP\"", "renewsignal", "did you mean \"renew_signal\"")]
-    [InlineData("jwt_svids = []", "jwt_svids", "unknown key")]
+    [InlineData("jwt_svids = []", "jwt_svids", "JWT-SVID and JWT bundle output are not implemented")]
     [InlineData("[health_checks]\nbind_prot = 1", "health_checks.bind_prot", "did you mean \"bind_port\"")]
     [InlineData("[health_check]\nbind_port = 1", "health_check", "did you mean \"health_checks\"")]
     public void Parse_UnknownKey_NamesItAndTheNearestValidKey(string line, string key, string reason)
