@@ -78,6 +78,12 @@ internal static partial class HelperApp
         {
             return await RunAsync(options, environment, loggerFactory, stop);
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var logger = loggerFactory.CreateLogger("SpiffeHelper");
+            Log.Unexpected(logger, e);
+            return ExitCodes.RuntimeFailure;
+        }
         finally
         {
             if (ownsFactory)
@@ -149,7 +155,16 @@ internal static partial class HelperApp
             if (options.Health.Enabled)
             {
                 healthServer = new HealthServer(options.Health, health, loggerFactory.CreateLogger<HealthServer>());
-                healthServer.Start();
+                try
+                {
+                    healthServer.Start();
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    Log.HealthListenerFailed(logger, options.Health.BindPort, e.Message);
+                    healthServer = null;
+                    return ExitCodes.RuntimeFailure;
+                }
             }
 
             async Task OnWritten()
@@ -224,6 +239,12 @@ internal static partial class HelperApp
 
         [LoggerMessage(EventId = 105, Level = LogLevel.Critical, Message = "One-shot mode: no valid X.509 SVID within {TimeoutSeconds:0.#} s from {Address} (exit code 3)")]
         public static partial void OneShotTimedOut(ILogger logger, double timeoutSeconds, string address);
+
+        [LoggerMessage(EventId = 107, Level = LogLevel.Critical, Message = "Cannot listen for health checks on port {Port}: {Reason}; set health_checks.bind_port to a free port")]
+        public static partial void HealthListenerFailed(ILogger logger, int port, string reason);
+
+        [LoggerMessage(EventId = 108, Level = LogLevel.Critical, Message = "Unexpected failure; exiting")]
+        public static partial void Unexpected(ILogger logger, Exception exception);
 
         [LoggerMessage(EventId = 106, Level = LogLevel.Critical, Message = "One-shot mode: could not write the files to {CertDir} within {TimeoutSeconds:0.#} s (exit code 4)")]
         public static partial void OneShotWriteFailed(ILogger logger, double timeoutSeconds, string certDir);

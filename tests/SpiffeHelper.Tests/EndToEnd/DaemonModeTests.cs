@@ -193,6 +193,18 @@ public sealed class DaemonModeTests : IAsyncLifetime, IDisposable
         Assert.False(Holds(helper.PathOf("svid.pem"), first));
     }
 
+    [Fact(Timeout = 30_000)]
+    public async Task Run_HealthPortTaken_ExitsWithRuntimeFailure()
+    {
+        using var taken = new TcpListener(IPAddress.Any, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        await using var helper = InProcessHelper.Start(_dir, Scenario.AgentConfig(_api) + $"[health_checks]\nlistener_enabled = true\nbind_port = {port}\n");
+
+        Assert.Equal(ExitCodes.RuntimeFailure, await helper.Run.WaitAsync(Wait.Default));
+    }
+
     private static bool NotReady(HttpClient http)
     {
         using var response = http.GetAsync(new Uri("/ready", UriKind.Relative)).GetAwaiter().GetResult();
