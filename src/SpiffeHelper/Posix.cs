@@ -6,7 +6,6 @@ namespace SpiffeHelper;
 internal static partial class Posix
 {
     public const int ESRCH = 3;
-    public const int EPERM = 1;
 
     private const int ORdonly = 0;
     private const int ODirectory = 0x10000;
@@ -14,9 +13,6 @@ internal static partial class Posix
 
     /// <summary>Sends <paramref name="signal"/> to <paramref name="pid"/>; returns 0 or the errno.</summary>
     public static int Kill(int pid, int signal) => kill(pid, signal) == 0 ? 0 : Marshal.GetLastPInvokeError();
-
-    /// <summary>Whether a process with this pid exists (signal 0).</summary>
-    public static bool ProcessExists(int pid) => pid > 0 && Kill(pid, 0) is 0 or EPERM;
 
     /// <summary>rename(2): atomically replaces <paramref name="to"/> (a file or a symlink) with <paramref name="from"/>.</summary>
     public static void Rename(string from, string to)
