@@ -194,6 +194,32 @@ public sealed class DaemonModeTests : IAsyncLifetime, IDisposable
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Run_UpdateThatDoesNotVerify_IsNotWrittenAndTheApplicationIsNotSignalled()
+    {
+        var child = new CountingProcess(_dir, "child");
+        var good = _ca.Issue("/web");
+        _api.State.SetX509Response(_ca.Response(good));
+        await using var helper = InProcessHelper.Start(_dir, Scenario.AgentConfig(_api) + child.AsCmd + "renew_signal = \"SIGHUP\"\n");
+        await Wait.UntilAsync(() => Holds(helper.PathOf("svid.pem"), good) && child.Started, "the first write");
+
+        // Signed by another CA of the same name, sent with our bundle: the chain does not verify.
+        using var impostor = TestCertificateAuthority.Create("example.org");
+        var forged = impostor.ToProto(impostor.Issue("/web"));
+        forged.Bundle = ByteString.CopyFrom(_ca.Root.RawData);
+        var response = new Spiffe.WorkloadApi.Proto.X509SVIDResponse();
+        response.Svids.Add(forged);
+        _api.State.SetX509Response(response);
+        await Task.Delay(1000);
+
+        Assert.True(Holds(helper.PathOf("svid.pem"), good), "the verified SVID stays on disk");
+        Assert.Equal(0, child.Hups);
+
+        var next = _ca.Issue("/web");
+        _api.State.SetX509Response(_ca.Response(next));
+        await Wait.UntilAsync(() => Holds(helper.PathOf("svid.pem"), next) && child.Hups == 1, "the next valid update to be written and signalled");
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task Run_HealthPortTaken_ExitsWithRuntimeFailure()
     {
         using var taken = new TcpListener(IPAddress.Any, 0);
