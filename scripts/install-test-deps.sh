@@ -15,6 +15,8 @@ command -v promtool >/dev/null 2>&1 || needed+=(prometheus)
 # Node.js runs the offline Kubernetes manifest validation (tools/manifest-validation).
 command -v node >/dev/null 2>&1 || needed+=(nodejs)
 command -v npm >/dev/null 2>&1 || needed+=(npm)
+# chattr: SpiffeHelper tests make a directory immutable to simulate a failed write, even as root.
+command -v chattr >/dev/null 2>&1 || needed+=(e2fsprogs)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   echo "installing: ${needed[*]}" >&2

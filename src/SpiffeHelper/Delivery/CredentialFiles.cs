@@ -1,0 +1,83 @@
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Spiffe;
+using Spiffe.WorkloadApi;
+using Spiffe.X509;
+using SpiffeHelper.Config;
+
+namespace SpiffeHelper.Delivery;
+
+/// <summary>One file of a set: its name in the folder, its bytes and its mode.</summary>
+internal sealed record FileContent(string Name, byte[] Bytes, UnixFileMode Mode, bool IsSecret);
+
+/// <summary>The files of one update, ready to write, and what is known about the identity they carry.</summary>
+internal sealed record CredentialFileSet(SpiffeId Id, DateTimeOffset NotAfter, IReadOnlyList<FileContent> Files);
+
+/// <summary>An X.509 context that must not be written (no SVID for the hint, a chain that does not verify).</summary>
+internal sealed class CredentialException(string message) : Exception(message);
+
+/// <summary>
+/// Pure: from an X.509 context and the options, the bytes of every output, exactly as the Go tool
+/// writes them. The SVID file holds the leaf then the intermediates (only the leaf when
+/// add_intermediates_to_bundle); the key file one PKCS#8 <c>PRIVATE KEY</c> block; the bundle file the
+/// SVID's own trust domain's CAs, then the intermediates when they moved there, then (when
+/// include_federated_domains) the other trust domains' CAs ordered by name. omit_expired drops
+/// certificates already expired at <c>now</c>. The chosen SVID is verified against its bundle first.
+/// </summary>
+internal static class CredentialFiles
+{
+    public static CredentialFileSet Build(X509Context context, HelperOptions options, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(options);
+        var svid = context.FindSvid(options.Hint)
+            ?? throw new CredentialException($"the Workload API sent no SVID with hint \"{options.Hint}\" (hints received: {string.Join(", ", context.Svids.Select(s => $"\"{s.Hint}\""))})");
+
+        if (!context.Bundles.TryGetBundle(svid.Id.TrustDomain, out var ownBundle))
+        {
+            throw new CredentialException($"the Workload API sent no bundle for trust domain \"{svid.Id.TrustDomain}\" of SVID \"{svid.Id}\"");
+        }
+
+        try
+        {
+            svid.Verify(ownBundle, now);
+        }
+        catch (X509SvidException e)
+        {
+            throw new CredentialException($"SVID \"{svid.Id}\" was not written: {e.Message}");
+        }
+
+        var x509 = options.X509;
+        var chain = x509.AddIntermediatesToBundle ? [svid.Leaf] : svid.Certificates.ToList();
+        var bundle = new List<X509Certificate2>(ownBundle.Authorities);
+        if (x509.AddIntermediatesToBundle)
+        {
+            bundle.AddRange(svid.Intermediates);
+        }
+
+        if (x509.IncludeFederatedDomains)
+        {
+            foreach (var federated in context.Bundles.Bundles.Where(b => !b.TrustDomain.Equals(svid.Id.TrustDomain)))
+            {
+                bundle.AddRange(federated.Authorities);
+            }
+        }
+
+        if (options.OmitExpired)
+        {
+            chain = [chain[0], .. chain.Skip(1).Where(c => !IsExpired(c, now))];
+            bundle = [.. bundle.Where(c => !IsExpired(c, now))];
+        }
+
+        var files = new List<FileContent>
+        {
+            new(x509.SvidFileName, Encoding.ASCII.GetBytes(Pem.EncodeCertificates(chain)), options.CertFileMode, false),
+            new(x509.KeyFileName, Encoding.ASCII.GetBytes(svid.ExportPrivateKeyPem()), options.KeyFileMode, true),
+            new(x509.BundleFileName, Encoding.ASCII.GetBytes(Pem.EncodeCertificates(bundle)), options.CertFileMode, false),
+        };
+        return new CredentialFileSet(svid.Id, svid.NotAfter, files);
+    }
+
+    private static bool IsExpired(X509Certificate2 certificate, DateTimeOffset now) =>
+        new DateTimeOffset(certificate.NotAfter.ToUniversalTime()) < now;
+}

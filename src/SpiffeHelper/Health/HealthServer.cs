@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using SpiffeHelper.Config;
+
+namespace SpiffeHelper.Health;
+
+/// <summary>
+/// The health listener: answers <c>GET</c> on the liveness and readiness paths with 200 or 503 and the
+/// Go tool's JSON shape, <c>{"status": ..., "health": {"file_write_statuses": {...}}}</c>. A minimal
+/// HTTP/1.1 responder on a TCP socket: two read-only paths need no web framework, and this keeps the
+/// Native AOT binary small and free of trim warnings.
+/// </summary>
+internal sealed partial class HealthServer(HealthOptions options, HealthState state, ILogger<HealthServer> logger) : IAsyncDisposable
+{
+    private TcpListener? _listener;
+    private Task? _loop;
+    private readonly CancellationTokenSource _stop = new();
+
+    public int Port => ((IPEndPoint)_listener!.LocalEndpoint).Port;
+
+    public void Start()
+    {
+        _listener = new TcpListener(IPAddress.Any, options.BindPort);
+        _listener.Start();
+        Log.Listening(logger, Port, options.LivenessPath, options.ReadinessPath);
+        _loop = AcceptAsync(_stop.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener?.Stop();
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop;
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        _stop.Dispose();
+    }
+
+    /// <summary>The response for a request path: status code and JSON body.</summary>
+    public (int Status, byte[] Body) Respond(string path)
+    {
+        var report = state.Report();
+        bool ok;
+        if (path == options.LivenessPath)
+        {
+            ok = report.Live;
+        }
+        else if (path == options.ReadinessPath)
+        {
+            ok = report.Ready;
+        }
+        else
+        {
+            return (404, Encoding.UTF8.GetBytes("{\"status\":\"not found\"}"));
+        }
+
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            json.WriteStartObject();
+            json.WriteString("status", ok ? "ok" : "unavailable");
+            json.WriteBoolean("live", report.Live);
+            json.WriteBoolean("ready", report.Ready);
+            if (report.Reason is not null)
+            {
+                json.WriteString("reason", report.Reason);
+            }
+
+            json.WriteStartObject("health");
+            json.WriteStartObject("file_write_statuses");
+            foreach (var (name, status) in report.FileWriteStatuses)
+            {
+                json.WriteString(name, status);
+            }
+
+            json.WriteEndObject();
+            if (report.SvidNotAfter is { } notAfter)
+            {
+                json.WriteString("svid_not_after", notAfter.ToString("O"));
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return (ok ? 200 : 503, buffer.ToArray());
+    }
+
+    private async Task AcceptAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await _listener!.AcceptSocketAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+
+            _ = ServeAsync(socket, cancellationToken);
+        }
+    }
+
+    private async Task ServeAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        using (socket)
+        {
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                var buffer = new byte[4096];
+                var received = 0;
+                while (received < buffer.Length)
+                {
+                    var n = await socket.ReceiveAsync(buffer.AsMemory(received), timeout.Token);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    received += n;
+                    if (buffer.AsSpan(0, received).IndexOf("\r\n\r\n"u8) >= 0)
+                    {
+                        break;
+                    }
+                }
+
+                var requestLine = Encoding.ASCII.GetString(buffer, 0, received).Split("\r\n")[0].Split(' ');
+                int status;
+                byte[] body;
+                if (requestLine.Length < 2 || requestLine[0] is not ("GET" or "HEAD"))
+                {
+                    (status, body) = (405, "{\"status\":\"method not allowed\"}"u8.ToArray());
+                }
+                else
+                {
+                    var path = requestLine[1].Split('?')[0];
+                    (status, body) = Respond(path);
+                }
+
+                var reason = status switch { 200 => "OK", 404 => "Not Found", 405 => "Method Not Allowed", _ => "Service Unavailable" };
+                var head = Encoding.ASCII.GetBytes($"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
+                await socket.SendAsync(head, timeout.Token);
+                if (requestLine[0] != "HEAD")
+                {
+                    await socket.SendAsync(body, timeout.Token);
+                }
+
+                socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
+            {
+                Log.RequestFailed(logger, e.Message);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Health listener on port {Port}: liveness {LivenessPath}, readiness {ReadinessPath}")]
+        public static partial void Listening(ILogger logger, int port, string livenessPath, string readinessPath);
+
+        [LoggerMessage(EventId = 402, Level = LogLevel.Debug, Message = "A health request failed: {Reason}")]
+        public static partial void RequestFailed(ILogger logger, string reason);
+    }
+}

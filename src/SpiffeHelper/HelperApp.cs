@@ -1,0 +1,252 @@
+using System.Reflection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Spiffe.WorkloadApi;
+using SpiffeHelper.Cli;
+using SpiffeHelper.Config;
+using SpiffeHelper.Delivery;
+using SpiffeHelper.Health;
+using SpiffeHelper.Reload;
+
+namespace SpiffeHelper;
+
+/// <summary>What the program sees of the outside world; tests supply their own.</summary>
+internal sealed record HelperEnvironment(
+    Func<string, string?> Variables,
+    string WorkingDirectory,
+    TextWriter Out,
+    TextWriter Error,
+    TimeProvider Time,
+    ILoggerFactory? LoggerFactory = null)
+{
+    public static HelperEnvironment Process() => new(
+        Environment.GetEnvironmentVariable,
+        Environment.CurrentDirectory,
+        Console.Out,
+        Console.Error,
+        TimeProvider.System);
+}
+
+/// <summary>
+/// The program: parses the command line, loads the config (exit 2 on any error, nothing started),
+/// then runs daemon mode (until <c>stop</c>) or one-shot mode (until the first write or the timeout).
+/// </summary>
+internal static partial class HelperApp
+{
+    public static string Version =>
+        typeof(HelperApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, HelperEnvironment environment, CancellationToken stop)
+    {
+        ArgumentNullException.ThrowIfNull(environment);
+        if (!CommandLine.TryParse(args, out var arguments, out var argumentError))
+        {
+            await environment.Error.WriteLineAsync($"spiffe-helper: {argumentError}");
+            await environment.Error.WriteLineAsync(CommandLine.Usage);
+            return ExitCodes.ConfigError;
+        }
+
+        if (arguments.ShowHelp)
+        {
+            await environment.Out.WriteLineAsync(CommandLine.Usage);
+            return ExitCodes.Success;
+        }
+
+        if (arguments.ShowVersion)
+        {
+            await environment.Out.WriteLineAsync($"spiffe-helper {Version}");
+            return ExitCodes.Success;
+        }
+
+        var configPath = Path.GetFullPath(arguments.ConfigFile, environment.WorkingDirectory);
+        var loaded = ConfigLoader.Load(configPath, environment.Variables, arguments.DaemonMode, environment.WorkingDirectory);
+        if (!loaded.Succeeded)
+        {
+            foreach (var error in loaded.Errors)
+            {
+                await environment.Error.WriteLineAsync($"spiffe-helper: config error: {error}");
+            }
+
+            await environment.Error.WriteLineAsync($"spiffe-helper: {loaded.Errors.Count} error(s) in {configPath}; nothing was started");
+            return ExitCodes.ConfigError;
+        }
+
+        var options = loaded.Options!;
+        var ownsFactory = environment.LoggerFactory is null;
+        var loggerFactory = environment.LoggerFactory ?? CreateLoggerFactory(options);
+        try
+        {
+            return await RunAsync(options, environment, loggerFactory, stop);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            var logger = loggerFactory.CreateLogger("SpiffeHelper");
+            Log.Unexpected(logger, e);
+            return ExitCodes.RuntimeFailure;
+        }
+        finally
+        {
+            if (ownsFactory)
+            {
+                loggerFactory.Dispose();
+            }
+        }
+    }
+
+    private static async Task<int> RunAsync(HelperOptions options, HelperEnvironment environment, ILoggerFactory loggerFactory, CancellationToken stop)
+    {
+        var logger = loggerFactory.CreateLogger("SpiffeHelper");
+        var time = environment.Time;
+        Log.Starting(logger, Version, options.DaemonMode ? "daemon" : "one-shot", options.AgentAddress.Text, options.CertDir, options.WriteStrategy);
+        try
+        {
+            Directory.CreateDirectory(options.CertDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.CertDirFailed(logger, options.CertDir, e.Message);
+            return ExitCodes.RuntimeFailure;
+        }
+
+        var x509 = options.X509;
+        var health = new HealthState([x509.SvidFileName, x509.KeyFileName, x509.BundleFileName], time);
+        var writer = new FileSetWriter(options.CertDir, options.WriteStrategy, time);
+        using var client = new WorkloadApiClient(
+            new WorkloadApiClientOptions { Address = options.AgentAddress, TimeProvider = time },
+            loggerFactory.CreateLogger<WorkloadApiClient>());
+
+        if (!options.DaemonMode)
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            deadline.CancelAfter(options.OneShotTimeout);
+            var oneShot = new X509Worker(options, client, writer, health, () => Task.CompletedTask, time, loggerFactory.CreateLogger<X509Worker>());
+            var outcome = await oneShot.RunAsync(once: true, deadline.Token);
+            if (stop.IsCancellationRequested)
+            {
+                Log.StoppedBySignal(logger);
+                return ExitCodes.Success;
+            }
+
+            switch (outcome)
+            {
+                case WorkerOutcome.Completed:
+                    Log.OneShotDone(logger, options.CertDir);
+                    return ExitCodes.Success;
+                case WorkerOutcome.TimedOutWaiting:
+                    Log.OneShotTimedOut(logger, options.OneShotTimeout.TotalSeconds, options.AgentAddress.Text);
+                    return ExitCodes.OneShotTimeout;
+                case WorkerOutcome.TimedOutWriting:
+                    Log.OneShotWriteFailed(logger, options.OneShotTimeout.TotalSeconds, options.CertDir);
+                    return ExitCodes.OneShotWriteFailed;
+                default:
+                    return ExitCodes.RuntimeFailure;
+            }
+        }
+
+        await using var child = new ChildProcess(options, time, loggerFactory.CreateLogger<ChildProcess>());
+        PidFileSignaller? pidSignaller = options.PidFileName is { } pidFile && options.RenewSignal is { } signal
+            ? new PidFileSignaller(pidFile, signal, time, loggerFactory.CreateLogger<PidFileSignaller>())
+            : null;
+        using var background = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var pidTask = pidSignaller?.RunAsync(background.Token) ?? Task.CompletedTask;
+        HealthServer? healthServer = null;
+        try
+        {
+            if (options.Health.Enabled)
+            {
+                healthServer = new HealthServer(options.Health, health, loggerFactory.CreateLogger<HealthServer>());
+                try
+                {
+                    healthServer.Start();
+                }
+                catch (System.Net.Sockets.SocketException e)
+                {
+                    Log.HealthListenerFailed(logger, options.Health.BindPort, e.Message);
+                    healthServer = null;
+                    return ExitCodes.RuntimeFailure;
+                }
+            }
+
+            async Task OnWritten()
+            {
+                if (options.Cmd is not null)
+                {
+                    await child.OnRenewedAsync();
+                }
+
+                pidSignaller?.Request();
+            }
+
+            var worker = new X509Worker(options, client, writer, health, OnWritten, time, loggerFactory.CreateLogger<X509Worker>());
+            var outcome = await worker.RunAsync(once: false, stop);
+            if (outcome == WorkerOutcome.FatalWorkloadApiError)
+            {
+                return ExitCodes.RuntimeFailure;
+            }
+
+            Log.StoppedBySignal(logger);
+            return ExitCodes.Success;
+        }
+        finally
+        {
+            await background.CancelAsync();
+            await pidTask;
+            await child.StopAsync();
+            if (healthServer is not null)
+            {
+                await healthServer.DisposeAsync();
+            }
+        }
+    }
+
+    private static ILoggerFactory CreateLoggerFactory(HelperOptions options) => LoggerFactory.Create(builder =>
+    {
+        builder.SetMinimumLevel(options.LogLevel);
+        builder.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
+        if (options.LogFormat == LogFormat.Json)
+        {
+            builder.AddJsonConsole(json =>
+            {
+                json.UseUtcTimestamp = true;
+                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else
+        {
+            builder.AddSimpleConsole(text =>
+            {
+                text.SingleLine = true;
+                text.UseUtcTimestamp = true;
+                text.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+                text.ColorBehavior = LoggerColorBehavior.Disabled;
+            });
+        }
+    });
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "spiffe-helper {Version} starting in {Mode} mode: Workload API {Address}, files in {CertDir} ({Strategy})")]
+        public static partial void Starting(ILogger logger, string version, string mode, string address, string certDir, WriteStrategy strategy);
+
+        [LoggerMessage(EventId = 102, Level = LogLevel.Critical, Message = "Cannot create cert_dir {CertDir}: {Reason}")]
+        public static partial void CertDirFailed(ILogger logger, string certDir, string reason);
+
+        [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "Stopped; exiting")]
+        public static partial void StoppedBySignal(ILogger logger);
+
+        [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "One-shot mode: the files are in {CertDir}; exiting")]
+        public static partial void OneShotDone(ILogger logger, string certDir);
+
+        [LoggerMessage(EventId = 105, Level = LogLevel.Critical, Message = "One-shot mode: no valid X.509 SVID within {TimeoutSeconds:0.#} s from {Address} (exit code 3)")]
+        public static partial void OneShotTimedOut(ILogger logger, double timeoutSeconds, string address);
+
+        [LoggerMessage(EventId = 107, Level = LogLevel.Critical, Message = "Cannot listen for health checks on port {Port}: {Reason}; set health_checks.bind_port to a free port")]
+        public static partial void HealthListenerFailed(ILogger logger, int port, string reason);
+
+        [LoggerMessage(EventId = 108, Level = LogLevel.Critical, Message = "Unexpected failure; exiting")]
+        public static partial void Unexpected(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 106, Level = LogLevel.Critical, Message = "One-shot mode: could not write the files to {CertDir} within {TimeoutSeconds:0.#} s (exit code 4)")]
+        public static partial void OneShotWriteFailed(ILogger logger, double timeoutSeconds, string certDir);
+    }
+}

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.Time.Testing;
+using SpiffeHelper.Config;
+using SpiffeHelper.Health;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace SpiffeHelper.Tests.Health;
+
+public sealed class HealthStateTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    private HealthState NewState() => new(["svid.pem", "svid_key.pem", "bundle.pem"], _time);
+
+    [Fact]
+    public void Report_NothingWrittenYet_IsLiveButNotReady()
+    {
+        var report = NewState().Report();
+
+        Assert.True(report.Live);
+        Assert.False(report.Ready);
+        Assert.Equal("no file written yet", report.Reason);
+        Assert.All(report.FileWriteStatuses.Values, s => Assert.Equal("not_written", s));
+    }
+
+    [Fact]
+    public void Report_WrittenThenSvidExpires_IsReadyThenNot()
+    {
+        var state = NewState();
+        state.Written(_time.GetUtcNow().AddHours(1));
+        Assert.True(state.Report().Ready);
+
+        _time.Advance(TimeSpan.FromHours(2));
+
+        var report = state.Report();
+        Assert.False(report.Ready);
+        Assert.Equal("the SVID on disk has expired", report.Reason);
+    }
+
+    [Fact]
+    public void Report_WriteFailedAfterSuccess_IsNotReady()
+    {
+        var state = NewState();
+        state.Written(_time.GetUtcNow().AddHours(1));
+
+        state.WriteFailed("Read-only file system");
+
+        var report = state.Report();
+        Assert.True(report.Live);
+        Assert.False(report.Ready);
+        Assert.Contains("Read-only file system", report.Reason);
+        Assert.All(report.FileWriteStatuses.Values, s => Assert.Equal("write_failed", s));
+    }
+
+    [Fact]
+    public void Report_UpdateStuck_IsNotLive()
+    {
+        var state = NewState();
+        state.Written(_time.GetUtcNow().AddHours(1));
+        state.UpdateStarted();
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.True(state.Report().Live);
+
+        _time.Advance(HealthState.StuckAfter);
+
+        Assert.False(state.Report().Live);
+        Assert.False(state.Report().Ready);
+        state.UpdateFinished();
+        Assert.True(state.Report().Live);
+    }
+
+    [Fact]
+    public void Respond_Paths_UseTheGoToolsJsonShapeAndStatusCodes()
+    {
+        var state = NewState();
+        var server = new HealthServer(HealthOptions.Default, state, NullLogger<HealthServer>.Instance);
+
+        var (notReady, body) = server.Respond("/ready");
+        Assert.Equal(503, notReady);
+        Assert.StartsWith("{\"status\":\"unavailable\"", System.Text.Encoding.UTF8.GetString(body));
+
+        state.Written(_time.GetUtcNow().AddHours(1));
+        var (ready, readyBody) = server.Respond("/ready");
+        var (live, _) = server.Respond("/live");
+        var (missing, _) = server.Respond("/metrics");
+
+        Assert.Equal(200, ready);
+        Assert.Equal(200, live);
+        Assert.Equal(404, missing);
+        using var json = System.Text.Json.JsonDocument.Parse(readyBody);
+        Assert.Equal("ok", json.RootElement.GetProperty("status").GetString());
+        Assert.Equal("written", json.RootElement.GetProperty("health").GetProperty("file_write_statuses").GetProperty("svid_key.pem").GetString());
+    }
+}
