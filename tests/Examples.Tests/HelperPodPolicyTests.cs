@@ -202,8 +202,32 @@ public sealed class HelperPodPolicyTests
     private static List<JsonElement> HelperContainers(JsonElement pod) =>
         Manifest.AllContainers(pod).Where(c => Manifest.Text(c, "image")!.StartsWith(HelperImage, StringComparison.Ordinal)).ToList();
 
+    [Theory]
+    [MemberData(nameof(Applications))]
+    public async Task HelperConfig_EmbeddedToml_IsAcceptedByTheHelpersOwnLoader(string file, string name)
+    {
+        var pod = Manifest.PodSpec(await Manifest.SingleAsync(file, "Deployment", name));
+        var (path, toml) = await HelperConfigTextAsync(file, pod);
+
+        // The init container runs it with -daemon-mode=false, the sidecar as the file says.
+        var sidecar = SpiffeHelper.Config.ConfigLoader.Parse(toml, path, _ => null, daemonModeOverride: null, "/");
+        var init = SpiffeHelper.Config.ConfigLoader.Parse(toml, path, _ => null, daemonModeOverride: false, "/");
+
+        Assert.True(sidecar.Succeeded, string.Join(Environment.NewLine, sidecar.Errors));
+        Assert.True(init.Succeeded, string.Join(Environment.NewLine, init.Errors));
+        Assert.True(sidecar.Options!.DaemonMode);
+        Assert.False(init.Options!.DaemonMode);
+        Assert.Equal("/spiffe-workload-api/spire-agent.sock", sidecar.Options.AgentAddress.SocketPath);
+        Assert.Equal(new SpiffeHelper.Config.HealthOptions(true, 8088, "/live", "/ready"), sidecar.Options.Health);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, sidecar.Options.KeyFileMode);
+    }
+
     /// <summary>The helper.conf of the ConfigMap that the pod's helpers mount, parsed as TOML.</summary>
-    private static async Task<TomlTable> HelperConfigAsync(string file, JsonElement pod)
+    private static async Task<TomlTable> HelperConfigAsync(string file, JsonElement pod) =>
+        TomlSerializer.Deserialize<TomlTable>((await HelperConfigTextAsync(file, pod)).Toml)!;
+
+    /// <summary>Where the pod's helpers read helper.conf, and its text from the ConfigMap they mount.</summary>
+    private static async Task<(string Path, string Toml)> HelperConfigTextAsync(string file, JsonElement pod)
     {
         var args = Manifest.Strings(HelperContainers(pod)[0], "args").ToList();
         var configPath = args[args.IndexOf("-config") + 1];
@@ -212,7 +236,6 @@ public sealed class HelperPodPolicyTests
         var configMapName = Manifest.Text(volume, "configMap", "name")!;
         var configMap = await Manifest.SingleAsync("50-spiffe-helper-config.yaml", "ConfigMap", configMapName);
         Assert.Equal(Manifest.Text(await Manifest.SingleAsync(file, "Deployment"), "metadata", "namespace"), Manifest.Text(configMap, "metadata", "namespace"));
-        var toml = Manifest.Text(configMap, "data", Path.GetFileName(configPath))!;
-        return TomlSerializer.Deserialize<TomlTable>(toml)!;
+        return (configPath, Manifest.Text(configMap, "data", Path.GetFileName(configPath))!);
     }
 }

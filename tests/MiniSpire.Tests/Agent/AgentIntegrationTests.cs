@@ -52,10 +52,10 @@ public sealed class AgentIntegrationTests : IAsyncLifetime
     [Fact]
     public async Task Agent_ShortTtl_RotatesOnAnOpenStream()
     {
-        // 14 s TTL plus SPIRE's 10 s backdating: rotation falls due about 2 s after issuance.
+        // 20 s TTL plus SPIRE's 10 s backdating: rotation falls due 3.5-6.5 s after issuance.
         var token = await _server.GenerateTokenAsync();
         var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
-        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}", "-x509SVIDTTL", "14");
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}", "-x509SVIDTTL", "20");
         var options = await AgentOptionsAsync(token);
         await using var agent = await StartAgentAsync(options);
         using var client = Client(options);
