@@ -80,6 +80,7 @@ trust_domain = "$trust_domain"
 server_address = "127.0.0.1"
 server_port = $server_port
 socket_path = "$agent_socket"
+admin_socket_path = "$work/agent/private/admin.sock"
 data_dir = "$work/agent-data"
 trust_bundle_path = "$work/bootstrap-bundle.pem"
 sync_interval = "2s"

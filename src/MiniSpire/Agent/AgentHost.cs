@@ -1,6 +1,11 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using MiniSpire.Agent.Admin;
 using MiniSpire.Agent.Cache;
 using MiniSpire.Agent.Node;
 using MiniSpire.Agent.Rotation;
@@ -65,8 +70,51 @@ internal static class AgentHost
 
         var endpoint = new WorkloadApiEndpointOptions(options.SocketPath, options.DiscoverWorkloadPath);
         WorkloadApiEndpoint.AddTo(builder, endpoint);
+        PrepareAdminSocket(options.AdminSocketPath);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(options.AdminSocketPath, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.Use(next => connection =>
+            {
+                connection.Items[AdminConnectionKey] = true;
+                return next(connection);
+            });
+        }));
+
         var app = builder.Build();
+
+        // The admin API only on the admin socket; the Workload API never there.
+        app.Use(async (context, next) =>
+        {
+            var onAdminSocket = context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(AdminConnectionKey) == true;
+            var isAdminCall = context.Request.Path.StartsWithSegments(AdminServicePath, StringComparison.Ordinal);
+            if (onAdminSocket != isAdminCall)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            await next(context);
+        });
         WorkloadApiEndpoint.Map(app, endpoint);
+        app.MapGrpcService<AgentAdminService>();
+        app.Lifetime.ApplicationStarted.Register(() => File.SetUnixFileMode(options.AdminSocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite));
         return app;
+    }
+
+    private const string AdminConnectionKey = "minispire.agent-admin";
+    private const string AdminServicePath = "/minispire.v1.AgentAdmin";
+
+    /// <summary>The admin socket's directory is owner-only (0700); a stale socket file is removed.</summary>
+    private static void PrepareAdminSocket(string socketPath)
+    {
+        var directory = Path.GetDirectoryName(socketPath)!;
+        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(directory, owner);
+        File.SetUnixFileMode(directory, owner);
+        if (File.Exists(socketPath))
+        {
+            File.Delete(socketPath);
+        }
     }
 }

@@ -4,10 +4,22 @@ using MiniSpire.Proto;
 
 namespace MiniSpire.Cli;
 
-/// <summary>A gRPC client of the server's admin API over its Unix socket.</summary>
+/// <summary>gRPC clients of the admin APIs (the server's, the agent's) over their Unix sockets.</summary>
 internal static class AdminClient
 {
     public static (GrpcChannel Channel, Admin.AdminClient Client) Connect(string socketPath)
+    {
+        var channel = UnixChannel(socketPath);
+        return (channel, new Admin.AdminClient(channel));
+    }
+
+    public static (GrpcChannel Channel, AgentAdmin.AgentAdminClient Client) ConnectAgent(string socketPath)
+    {
+        var channel = UnixChannel(socketPath);
+        return (channel, new AgentAdmin.AgentAdminClient(channel));
+    }
+
+    private static GrpcChannel UnixChannel(string socketPath)
     {
         var handler = new SocketsHttpHandler
         {
@@ -26,7 +38,6 @@ internal static class AdminClient
                 }
             },
         };
-        var channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
-        return (channel, new Admin.AdminClient(channel));
+        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
 }

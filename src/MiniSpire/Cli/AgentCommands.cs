@@ -25,7 +25,9 @@ internal static class AgentCommands
           api validate jwt -audience <aud> -svid <token> [-socketPath <path>]
           api watch [-socketPath <path>]
           healthcheck [-socketPath <path>]
-        -socketPath defaults to /tmp/spire-agent/public/api.sock.
+          attest -pid <pid> [-socketPath <admin socket>]
+        -socketPath defaults to /tmp/spire-agent/public/api.sock (the Workload API), and for attest to
+        /tmp/minispire-agent/private/admin.sock (the agent's admin socket, agent.admin_socket_path).
         """;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
@@ -43,6 +45,7 @@ internal static class AgentCommands
                 "api validate jwt" => await ValidateJwtAsync(flags, stdout, ct),
                 "api watch" => await WatchAsync(flags, stdout, ct),
                 "healthcheck" => await HealthcheckAsync(flags, stdout, stderr, ct),
+                "attest" => await AttestAsync(flags, stdout, ct),
                 _ => await UsageAsync(stderr),
             };
         }
@@ -290,6 +293,46 @@ internal static class AgentCommands
         }
 
         await stdout.WriteLineAsync("Agent is healthy.");
+        return 0;
+    }
+
+    private static async Task<int> AttestAsync(IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
+    {
+        var flags = new FlagSet("agent attest")
+            .String("pid", "The process to attest (required)")
+            .String("socketPath", $"Path to the agent's admin socket (default \"{AgentOptions.DefaultAdminSocketPath}\")");
+        Parse(flags, args);
+        if (!int.TryParse(flags.GetString("pid"), out var pid) || pid <= 0)
+        {
+            throw new CliException($"-pid must be a process ID, got \"{flags.GetString("pid")}\"");
+        }
+
+        var (channel, client) = AdminClient.ConnectAgent(flags.GetString("socketPath") ?? AgentOptions.DefaultAdminSocketPath);
+        using (channel)
+        {
+            var response = await client.AttestPidAsync(new Proto.AttestPidRequest { Pid = pid }, cancellationToken: ct);
+            await stdout.WriteLineAsync($"Selectors of pid {response.Pid}:");
+            foreach (var selector in response.Selectors)
+            {
+                await stdout.WriteLineAsync($"  {selector.Type}:{selector.Value}");
+            }
+
+            await stdout.WriteLineAsync(response.Matching.Count == 0 ? "Matching entries: none (the process gets no identity)" : "Matching entries:");
+            foreach (var entry in response.Matching)
+            {
+                await stdout.WriteLineAsync($"  {entry.Id}  {entry.SpiffeId}  [{string.Join(", ", entry.Selectors.Select(s => $"{s.Type}:{s.Value}"))}]");
+            }
+
+            if (response.NearMisses.Count > 0)
+            {
+                await stdout.WriteLineAsync("Near misses (entries it does not match, and the selectors it lacks):");
+                foreach (var miss in response.NearMisses)
+                {
+                    await stdout.WriteLineAsync($"  {miss.EntryId}  {miss.SpiffeId}  missing: {string.Join(", ", miss.Missing.Select(s => $"{s.Type}:{s.Value}"))}");
+                }
+            }
+        }
+
         return 0;
     }
 

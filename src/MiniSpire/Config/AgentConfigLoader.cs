@@ -83,11 +83,7 @@ internal static class AgentConfigLoader
         }
 
         var socketPath = CheckSocketPath(TomlValues.GetString(agent, Prefix, "socket_path", errors) ?? AgentOptions.DefaultSocketPath, "socket_path", errors);
-        var adminSocketPath = TomlValues.GetString(agent, Prefix, "admin_socket_path", errors);
-        if (adminSocketPath is not null)
-        {
-            CheckSocketPath(adminSocketPath, "admin_socket_path", errors);
-        }
+        var adminSocketPath = CheckSocketPath(TomlValues.GetString(agent, Prefix, "admin_socket_path", errors) ?? AgentOptions.DefaultAdminSocketPath, "admin_socket_path", errors);
 
         var trustBundlePath = TomlValues.GetString(agent, Prefix, "trust_bundle_path", errors);
         var insecureBootstrap = TomlValues.GetBool(agent, Prefix, "insecure_bootstrap", false, errors);
@@ -117,7 +113,7 @@ internal static class AgentConfigLoader
             ServerAddress = serverAddress!,
             ServerPort = serverPort,
             SocketPath = socketPath,
-            AdminSocketPath = adminSocketPath ?? Path.Combine(dataDir!, "admin.sock"),
+            AdminSocketPath = adminSocketPath,
             DataDir = dataDir!,
             TrustBundlePath = trustBundlePath,
             InsecureBootstrap = insecureBootstrap,

@@ -8,6 +8,7 @@ internal sealed record AgentOptions
 {
     public const string DefaultSocketPath = "/tmp/spire-agent/public/api.sock";
     public const int DefaultServerPort = 8081;
+    public const string DefaultAdminSocketPath = "/tmp/minispire-agent/private/admin.sock";
 
     public required TrustDomain TrustDomain { get; init; }
 
@@ -17,8 +18,8 @@ internal sealed record AgentOptions
 
     public string SocketPath { get; init; } = DefaultSocketPath;
 
-    /// <summary>The local admin socket (<c>minispire agent attest</c>); by default beside the data.</summary>
-    public required string AdminSocketPath { get; init; }
+    /// <summary>The local admin socket (<c>minispire agent attest</c>), owner-only.</summary>
+    public string AdminSocketPath { get; init; } = DefaultAdminSocketPath;
 
     public required string DataDir { get; init; }
 

@@ -169,6 +169,78 @@ public sealed class AgentIntegrationTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task AttestCommand_WrongSelector_ShowsTheSelectorsTheMatchAndWhatTheNearMissLacks()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}");
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/typo", "-selector", "unix:uid:99999", "-selector", $"unix:uid:{_uid}");
+        var options = await AgentOptionsAsync(token);
+        await using var agent = await StartAgentAsync(options);
+
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await MiniSpire.Cli.MiniSpireCli.RunAsync(
+            ["agent", "attest", "-pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture), "-socketPath", options.AdminSocketPath], stdout, stderr).Within();
+
+        Assert.True(exit == 0, stderr.ToString());
+        var text = stdout.ToString();
+        Assert.Contains($"  unix:uid:{_uid}", text, StringComparison.Ordinal);
+        Assert.Matches(@"Matching entries:\n  \S+  spiffe://example\.org/web", text);
+        Assert.Matches(@"Near misses.*\n  \S+  spiffe://example\.org/typo  missing: unix:uid:99999\n", text);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(options.AdminSocketPath));
+    }
+
+    [Fact]
+    public async Task NoMatchingEntry_AgentLogNamesTheCallerItsSelectorsAndTheMissingSelector()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", "unix:uid:99999");
+        var options = await AgentOptionsAsync(token);
+        var logs = new List<string>();
+        var app = AgentHost.Build(options, configureLogging: logging => logging.AddProvider(new ListLoggerProvider(logs)));
+        await app.StartAsync().Within();
+        try
+        {
+            await app.Services.GetRequiredService<AgentService>().FirstSync.Within();
+            using var client = Client(options);
+
+            var error = await Assert.ThrowsAsync<RpcException>(() => client.FetchX509ContextAsync().Within());
+
+            Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+            string line;
+            lock (logs)
+            {
+                line = logs.Single(l => l.StartsWith("No registration entry matches", StringComparison.Ordinal));
+            }
+
+            Assert.Contains($"(pid {Environment.ProcessId})", line, StringComparison.Ordinal);
+            Assert.Contains($"unix:uid:{_uid}", line, StringComparison.Ordinal);
+            Assert.Contains("(spiffe://example.org/web) lacks unix:uid:99999", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await app.StopAsync().Within();
+            await app.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task AdminApi_IsNotServedOnTheWorkloadSocket()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var options = await AgentOptionsAsync(token);
+        await using var agent = await StartAgentAsync(options);
+        var (channel, admin) = MiniSpire.Cli.AdminClient.ConnectAgent(options.SocketPath);
+        using var _ = channel;
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => admin.AttestPidAsync(new MiniSpire.Proto.AttestPidRequest { Pid = Environment.ProcessId }).ResponseAsync.Within());
+
+        Assert.NotEqual(StatusCode.OK, error.StatusCode);
+    }
+
     private async Task<AgentOptions> AgentOptionsAsync(string? token)
     {
         var agentRoot = Path.Combine(_root, Guid.NewGuid().ToString("N")[..8]);
@@ -181,7 +253,7 @@ public sealed class AgentIntegrationTests : IAsyncLifetime
             ServerAddress = "127.0.0.1",
             ServerPort = _server.Options.BindPort,
             SocketPath = Path.Combine(agentRoot, "public", "api.sock"),
-            AdminSocketPath = Path.Combine(agentRoot, "admin.sock"),
+            AdminSocketPath = Path.Combine(agentRoot, "private", "admin.sock"),
             DataDir = Path.Combine(agentRoot, "data"),
             TrustBundlePath = bundlePath,
             JoinToken = token,

@@ -133,6 +133,7 @@ public sealed class AgentProcessTests : IAsyncLifetime
             server_address = "127.0.0.1"
             server_port = {ServerPort}
             socket_path = "{AgentSocket}"
+            admin_socket_path = "{Path.Combine(_root, "agent", "private", "admin.sock")}"
             data_dir = "{Path.Combine(_root, "agent-data")}"
             trust_bundle_path = "{bundlePath}"
             sync_interval = "1s"

@@ -48,7 +48,8 @@ internal static class WorkloadApiEndpoint
         }
 
         var processes = new ProcessInspector();
-        var callers = new CallerIdentification(new PeerTracker(processes, new UnixWorkloadAttestor(processes, new UserDatabase(), options.DiscoverWorkloadPath)));
+        var attestor = new UnixWorkloadAttestor(processes, new UserDatabase(), options.DiscoverWorkloadPath);
+        var callers = new CallerIdentification(new PeerTracker(processes, attestor));
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(options.SocketPath, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
@@ -56,6 +57,7 @@ internal static class WorkloadApiEndpoint
         }));
         builder.Services.AddGrpc();
         builder.Services.AddSingleton(callers);
+        builder.Services.AddSingleton(attestor);
     }
 
     public static void Map(WebApplication app, WorkloadApiEndpointOptions options)

@@ -45,7 +45,7 @@ internal sealed partial class WorkloadApiService(
             var identities = state.Match(caller.Selectors);
             if (identities.Count == 0)
             {
-                LogNoMatch(context.Method, caller, sentAny);
+                LogNoMatch(context.Method, state, caller, sentAny);
                 throw new RpcException(new Status(StatusCode.PermissionDenied, "no identity issued"));
             }
 
@@ -242,7 +242,7 @@ internal sealed partial class WorkloadApiService(
         var identities = state.Match(caller.Selectors);
         if (identities.Count == 0)
         {
-            LogNoMatch(context.Method, caller, wasServing: false);
+            LogNoMatch(context.Method, state, caller, wasServing: false);
             throw new RpcException(new Status(StatusCode.PermissionDenied, "no identity issued"));
         }
 
@@ -305,26 +305,32 @@ internal sealed partial class WorkloadApiService(
         }
     }
 
-    private void LogNoMatch(string method, AttestedCaller caller, bool wasServing)
+    private void LogNoMatch(string method, CacheState state, AttestedCaller caller, bool wasServing)
     {
+        if (!logger.IsEnabled(LogLevel.Warning))
+        {
+            return;
+        }
+
         var text = string.Join(", ", caller.Selectors.Select(s => s.ToString()).Order(StringComparer.Ordinal));
+        var nearest = NearMisses.Describe(NearMisses.Find(state.Entries.Values, caller.Selectors, max: 3));
         if (wasServing)
         {
-            LogIdentityRevoked(logger, method, caller.Pid, text);
+            LogIdentityRevoked(logger, method, caller.Pid, text, nearest);
         }
         else
         {
-            LogNoIdentity(logger, method, caller.Pid, text);
+            LogNoIdentity(logger, method, caller.Pid, text, nearest);
         }
     }
 
     private sealed record AttestedCaller(int Pid, IReadOnlySet<Selector> Selectors);
 
-    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "No registration entry matches the caller of {Method} (pid {Pid}); its selectors are: {Selectors}")]
-    private static partial void LogNoIdentity(ILogger logger, string method, int pid, string selectors);
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "No registration entry matches the caller of {Method} (pid {Pid}); its selectors are: {Selectors}. Nearest entries: {NearMisses}")]
+    private static partial void LogNoIdentity(ILogger logger, string method, int pid, string selectors, string nearMisses);
 
-    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "The caller of {Method} (pid {Pid}) no longer has any identity; ending its stream. Its selectors are: {Selectors}")]
-    private static partial void LogIdentityRevoked(ILogger logger, string method, int pid, string selectors);
+    [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "The caller of {Method} (pid {Pid}) no longer has any identity; ending its stream. Its selectors are: {Selectors}. Nearest entries: {NearMisses}")]
+    private static partial void LogIdentityRevoked(ILogger logger, string method, int pid, string selectors, string nearMisses);
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "The caller of {Rpc} (pid {Pid}) exited or was replaced during attestation")]
     private static partial void LogCallerGone(ILogger logger, string rpc, int pid);
