@@ -32,8 +32,11 @@ if [ "${#needed[@]}" -gt 0 ]; then
   [ -z "$policy_added" ] || $sudo rm -f /usr/sbin/policy-rc.d
 fi
 
-# The validator's packages, exactly as locked in package-lock.json.
-validation="$root/tools/manifest-validation"
-if [ ! -d "$validation/node_modules" ] || [ "$validation/package-lock.json" -nt "$validation/node_modules/.package-lock.json" ]; then
-  (cd "$validation" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The Node tools' packages, exactly as locked in their package-lock.json: the manifest validator and
+# the independent Workload API client.
+for tool in manifest-validation workload-api-node-client; do
+  dir="$root/tools/$tool"
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -241,6 +241,37 @@ public sealed class AgentIntegrationTests : IAsyncLifetime
         Assert.NotEqual(StatusCode.OK, error.StatusCode);
     }
 
+    [Fact]
+    public async Task IndependentNodeClient_FetchesSvidsAndBundlesAndIsRefusedWithoutTheHeader()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}", "-hint", "web");
+        var options = await AgentOptionsAsync(token);
+        await using var agent = await StartAgentAsync(options);
+        var script = Path.Combine(Spiffe.Testing.ProcessRunner.RepositoryRoot, "tools", "workload-api-node-client", "fetch.mjs");
+
+        var run = await Spiffe.Testing.ProcessRunner.RunAsync("node", [script, options.SocketPath, "api"], TimeSpan.FromSeconds(60));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        using var json = System.Text.Json.JsonDocument.Parse(run.StandardOutput);
+        var root = json.RootElement;
+        var svid = root.GetProperty("x509")[0];
+        Assert.Equal("spiffe://example.org/web", svid.GetProperty("spiffe_id").GetString());
+        Assert.Equal("web", svid.GetProperty("hint").GetString());
+        Assert.True(svid.GetProperty("key_bytes").GetInt32() > 0);
+        var bundle = await _server.BundleAsync();
+        var chain = Spiffe.X509.DerCertificates.Parse(Convert.FromBase64String(svid.GetProperty("x509_svid").GetString()!));
+        Assert.Equal(bundle.ExportDer(), Convert.FromBase64String(svid.GetProperty("bundle").GetString()!));
+
+        Assert.Equal("spiffe://example.org/web", Assert.Single(chain[0].GetUriSans()));
+        Assert.True(root.GetProperty("x509_bundles").TryGetProperty("spiffe://example.org", out _));
+        Assert.Equal("spiffe://example.org/web", root.GetProperty("jwt")[0].GetProperty("spiffe_id").GetString());
+        Assert.Equal("spiffe://example.org/web", root.GetProperty("validated").GetProperty("sub").GetString());
+        Assert.True(root.GetProperty("jwt_bundles").GetProperty("spiffe://example.org").GetProperty("keys").GetArrayLength() > 0);
+        Assert.Equal("INVALID_ARGUMENT", root.GetProperty("no_header").GetProperty("code").GetString());
+    }
+
     private async Task<AgentOptions> AgentOptionsAsync(string? token)
     {
         var agentRoot = Path.Combine(_root, Guid.NewGuid().ToString("N")[..8]);
