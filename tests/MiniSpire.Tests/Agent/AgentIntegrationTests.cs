@@ -272,17 +272,93 @@ public sealed class AgentIntegrationTests : IAsyncLifetime
         Assert.Equal("INVALID_ARGUMENT", root.GetProperty("no_header").GetProperty("code").GetString());
     }
 
-    private async Task<AgentOptions> AgentOptionsAsync(string? token)
+    [Fact]
+    public async Task Agent_ShortAgentSvidTtl_RenewsItsOwnSvidAndKeepsSyncing()
     {
+        await using var server = await TestServer.StartAsync(o => o with { DefaultX509SvidTtl = TimeSpan.FromSeconds(20) });
+        var token = await server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        var options = await AgentOptionsAsync(token, server);
+        await using var agent = await StartAgentAsync(options);
+        var svidPath = Path.Combine(options.DataDir, "agent_svid.der");
+        var first = await File.ReadAllBytesAsync(svidPath);
+
+        var deadline = DateTime.UtcNow.AddSeconds(25);
+        while ((await File.ReadAllBytesAsync(svidPath)).SequenceEqual(first) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        Assert.False((await File.ReadAllBytesAsync(svidPath)).SequenceEqual(first), "the agent SVID was not renewed");
+
+        // The renewed SVID is what the agent now authenticates with: a new entry still reaches it.
+        await server.CreateEntryAsync(agentId, "spiffe://example.org/after-renewal", "-selector", $"unix:uid:{_uid}");
+        using var client = Client(options);
+        var seen = false;
+        while (!seen && DateTime.UtcNow < deadline.AddSeconds(15))
+        {
+            try
+            {
+                using var context = await client.FetchX509ContextAsync().Within();
+                seen = context.Svids.Any(s => s.Id.ToString() == "spiffe://example.org/after-renewal");
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.PermissionDenied)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.True(seen, "the agent stopped syncing after renewing its SVID");
+    }
+
+    [Fact]
+    public async Task ClientCommands_FetchJwtValidateAndHealthcheck_WorkAgainstTheAgent()
+    {
+        var token = await _server.GenerateTokenAsync();
+        var agentId = $"spiffe://example.org/spire/agent/join_token/{token}";
+        await _server.CreateEntryAsync(agentId, "spiffe://example.org/web", "-selector", $"unix:uid:{_uid}");
+        var options = await AgentOptionsAsync(token);
+        await using var agent = await StartAgentAsync(options);
+
+        var fetched = await CliAsync("agent", "api", "fetch", "jwt", "-audience", "api,db", "-socketPath", options.SocketPath);
+        var jwt = fetched.Stdout.Split('\n')[1].Trim();
+        var validated = await CliAsync("agent", "api", "validate", "jwt", "-audience", "db", "-svid", jwt, "-socketPath", options.SocketPath);
+        var wrongAudience = await CliAsync("agent", "api", "validate", "jwt", "-audience", "other", "-svid", jwt, "-socketPath", options.SocketPath);
+        var healthy = await CliAsync("agent", "healthcheck", "-socketPath", options.SocketPath);
+        var noAgent = await CliAsync("agent", "healthcheck", "-socketPath", Path.Combine(_root, "nothing.sock"));
+
+        Assert.True(fetched.ExitCode == 0, fetched.Stderr);
+        Assert.StartsWith("token(spiffe://example.org/web):", fetched.Stdout, StringComparison.Ordinal);
+        Assert.Contains("bundle(spiffe://example.org):", fetched.Stdout, StringComparison.Ordinal);
+        Assert.True(validated.ExitCode == 0, validated.Stderr);
+        Assert.Contains("SPIFFE ID : spiffe://example.org/web", validated.Stdout, StringComparison.Ordinal);
+        Assert.Equal(1, wrongAudience.ExitCode);
+        Assert.Contains("InvalidArgument", wrongAudience.Stderr, StringComparison.Ordinal);
+        Assert.Equal((0, "Agent is healthy."), (healthy.ExitCode, healthy.Stdout.Trim()));
+        Assert.Equal(1, noAgent.ExitCode);
+    }
+
+    private static async Task<CliResult> CliAsync(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = await MiniSpire.Cli.MiniSpireCli.RunAsync(args, stdout, stderr).Within();
+        return new CliResult(exit, stdout.ToString(), stderr.ToString());
+    }
+
+    private async Task<AgentOptions> AgentOptionsAsync(string? token, TestServer? server = null)
+    {
+        server ??= _server;
         var agentRoot = Path.Combine(_root, Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(agentRoot);
         var bundlePath = Path.Combine(agentRoot, "bootstrap.pem");
-        await File.WriteAllTextAsync(bundlePath, (await _server.BundleAsync()).ExportPem());
+        await File.WriteAllTextAsync(bundlePath, (await server.BundleAsync()).ExportPem());
         return new AgentOptions
         {
             TrustDomain = TrustDomain.Parse("example.org"),
             ServerAddress = "127.0.0.1",
-            ServerPort = _server.Options.BindPort,
+            ServerPort = server.Options.BindPort,
             SocketPath = Path.Combine(agentRoot, "public", "api.sock"),
             AdminSocketPath = Path.Combine(agentRoot, "private", "admin.sock"),
             DataDir = Path.Combine(agentRoot, "data"),
