@@ -30,12 +30,12 @@ public sealed partial class PublishedBinaryTests : IAsyncLifetime, IDisposable
     [Fact(Timeout = 360_000)]
     public async Task Binary_VersionAndHelp_PrintAndExitZero()
     {
-        using var version = new HelperProcess(PublishedBinary.Get(), _dir.Path, "--version");
+        using var version = new HelperProcess(PublishedHelperBinary.Get(), _dir.Path, "--version");
         var (code, stdout, _) = await version.WaitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(0, code);
         Assert.StartsWith("spiffe-helper 0.1.0", stdout);
 
-        using var help = new HelperProcess(PublishedBinary.Get(), _dir.Path, "-help");
+        using var help = new HelperProcess(PublishedHelperBinary.Get(), _dir.Path, "-help");
         (code, stdout, _) = await help.WaitAsync();
         Assert.Equal(0, code);
         Assert.Contains("-daemon-mode", stdout);
@@ -47,7 +47,7 @@ public sealed partial class PublishedBinaryTests : IAsyncLifetime, IDisposable
         var child = new CountingProcess(_dir, "child");
         var config = WriteConfig(Scenario.AgentConfig(_api) + child.AsCmd + "renew_signal = \"SIGHIP\"\nkey_file_mode = 0o7777\ncert_dir_mode = 1\n");
 
-        using var helper = new HelperProcess(PublishedBinary.Get(), _dir.Path, "-config", config);
+        using var helper = new HelperProcess(PublishedHelperBinary.Get(), _dir.Path, "-config", config);
         var (code, _, stderr) = await helper.WaitAsync(TimeSpan.FromMinutes(1));
 
         Assert.Equal(ExitCodes.ConfigError, code);
@@ -67,7 +67,7 @@ public sealed partial class PublishedBinaryTests : IAsyncLifetime, IDisposable
         _api.State.SetX509Response(_ca.Response(svid));
         var config = WriteConfig(Scenario.AgentConfig(_api) + "daemon_mode = false\nlog_format = \"json\"\n");
 
-        using var helper = new HelperProcess(PublishedBinary.Get(), _dir.Path, "-config", config);
+        using var helper = new HelperProcess(PublishedHelperBinary.Get(), _dir.Path, "-config", config);
         var (code, _, stderr) = await helper.WaitAsync(TimeSpan.FromMinutes(1));
 
         Assert.True(code == 0, stderr);
@@ -84,7 +84,7 @@ public sealed partial class PublishedBinaryTests : IAsyncLifetime, IDisposable
         _api.State.SetX509Response(_ca.Response(svid));
         var config = WriteConfig(Scenario.AgentConfig(_api) + child.AsCmd + "renew_signal = \"SIGHUP\"\ncmd_stop_timeout = \"5s\"\n");
 
-        using var helper = new HelperProcess(PublishedBinary.Get(), _dir.Path, "-config", config);
+        using var helper = new HelperProcess(PublishedHelperBinary.Get(), _dir.Path, "-config", config);
         await Wait.UntilAsync(() => child.Started, "the child to start after the first write");
         Assert.True(child.IsAlive);
 

@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using Spiffe.Testing;
+
+namespace EndToEnd.Tests;
+
+/// <summary>
+/// The published Native AOT spiffe-helper against a MiniSpire server and agent, all real processes on
+/// real sockets, checked with openssl as an operator would.
+/// </summary>
+public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
+{
+    private static readonly string MiniSpireDll = Path.Combine(AppContext.BaseDirectory, "minispire.dll");
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    private LocalMiniSpire _stack = null!;
+    private string _certs = null!;
+
+    public async Task InitializeAsync()
+    {
+        _stack = await LocalMiniSpire.StartAsync(MiniSpireDll);
+        _certs = Path.Combine(_stack.Root, "certs");
+        Directory.CreateDirectory(_certs);
+    }
+
+    public async Task DisposeAsync() => await _stack.DisposeAsync();
+
+    [Fact]
+    public async Task DaemonMode_ShortTtl_EveryRotationWritesAChainOpensslVerifiesWithTheMatchingKey()
+    {
+        // 20 s TTL plus 10 s backdating: the agent rotates roughly every 5 s.
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-x509SVIDTTL", "20");
+        var config = await WriteConfigAsync(daemonMode: true);
+        using var helper = StartHelper(config);
+        var serials = new List<string>();
+        try
+        {
+            var deadline = DateTime.UtcNow + Timeout;
+            while (serials.Count < 3)
+            {
+                Assert.False(helper.HasExited, "spiffe-helper exited");
+                Assert.True(DateTime.UtcNow < deadline, $"saw {serials.Count} SVID(s) in {Timeout}");
+                var serial = await SerialAsync();
+                if (serial is not null && (serials.Count == 0 || serials[^1] != serial))
+                {
+                    serials.Add(serial);
+                    await AssertFilesConsistentAsync();
+                }
+
+                await Task.Delay(200);
+            }
+        }
+        finally
+        {
+            helper.Kill(entireProcessTree: true);
+            await helper.WaitForExitAsync();
+        }
+
+        Assert.Equal(3, serials.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task OneShot_InitContainerMode_WritesOnceAndExitsZero()
+    {
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}");
+        var config = await WriteConfigAsync(daemonMode: false);
+
+        var run = await ProcessRunner.RunAsync(PublishedHelperBinary.Get(), ["-config", config], Timeout);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        await AssertFilesConsistentAsync();
+    }
+
+    private async Task AssertFilesConsistentAsync()
+    {
+        var svid = Path.Combine(_certs, "svid.pem");
+        var key = Path.Combine(_certs, "svid_key.pem");
+        var bundle = Path.Combine(_certs, "bundle.pem");
+
+        var verify = await ProcessRunner.RunAsync("openssl", ["verify", "-CAfile", bundle, svid], Timeout);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        var san = await ProcessRunner.RunAsync("openssl", ["x509", "-in", svid, "-noout", "-ext", "subjectAltName"], Timeout);
+        Assert.Contains("URI:spiffe://example.org/web", san.StandardOutput, StringComparison.Ordinal);
+        var certificateKey = await ProcessRunner.RunAsync("openssl", ["x509", "-in", svid, "-noout", "-pubkey"], Timeout);
+        var privateKey = await ProcessRunner.RunAsync("openssl", ["pkey", "-in", key, "-pubout"], Timeout);
+        Assert.Equal(certificateKey.StandardOutput, privateKey.StandardOutput);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_certs, "..data", "svid_key.pem")));
+    }
+
+    private async Task<string?> SerialAsync()
+    {
+        var result = await ProcessRunner.RunAsync("openssl", ["x509", "-in", Path.Combine(_certs, "svid.pem"), "-noout", "-serial"], Timeout);
+        return result.ExitCode == 0 ? result.StandardOutput.Trim() : null;
+    }
+
+    private async Task<string> WriteConfigAsync(bool daemonMode)
+    {
+        var path = Path.Combine(_stack.Root, "helper.conf");
+        await File.WriteAllTextAsync(path, $"""
+            agent_address = "unix://{_stack.AgentSocket}"
+            cert_dir = "{_certs}"
+            svid_file_name = "svid.pem"
+            svid_key_file_name = "svid_key.pem"
+            svid_bundle_file_name = "bundle.pem"
+            daemon_mode = {(daemonMode ? "true" : "false")}
+            one_shot_timeout = "30s"
+            """);
+        return path;
+    }
+
+    private static Process StartHelper(string config)
+    {
+        var info = new ProcessStartInfo(PublishedHelperBinary.Get()) { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add("-config");
+        info.ArgumentList.Add(config);
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static string Uid()
+    {
+        var status = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
+        return status.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[2];
+    }
+}
