@@ -1,6 +1,4 @@
 using Spiffe;
-using Tomlyn;
-using Tomlyn.Model;
 
 namespace MiniSpire.Config;
 
@@ -17,47 +15,14 @@ internal static class AgentConfigLoader
 
     public static AgentOptions LoadFile(string path, string? joinTokenOverride = null)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException([$"cannot read config file \"{path}\": {e.Message}"]);
-        }
-
+        var text = TomlValues.ReadFile(path);
         return Load(text, joinTokenOverride);
     }
 
     public static AgentOptions Load(string toml, string? joinTokenOverride = null)
     {
-        TomlTable root;
-        try
-        {
-            root = TomlSerializer.Deserialize<TomlTable>(toml) ?? new TomlTable();
-        }
-        catch (TomlException e)
-        {
-            throw new ConfigException([$"the config is not valid TOML: {e.Message}"]);
-        }
-
         var errors = new List<string>();
-        foreach (var key in root.Keys.Where(k => k != "agent"))
-        {
-            errors.Add($"unknown key \"{key}\" (expected an [agent] table)");
-        }
-
-        if (!root.TryGetValue("agent", out var agentValue) || agentValue is not TomlTable agent)
-        {
-            errors.Add("missing [agent] table");
-            throw new ConfigException(errors);
-        }
-
-        foreach (var key in agent.Keys.Where(k => !AgentKeys.Contains(k)))
-        {
-            errors.Add($"unknown key \"{Prefix}{key}\"");
-        }
+        var agent = TomlValues.ReadSection(toml, "agent", AgentKeys, errors);
 
         TrustDomain? trustDomain = null;
         var trustDomainText = TomlValues.GetString(agent, Prefix, "trust_domain", errors);

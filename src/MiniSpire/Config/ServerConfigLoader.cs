@@ -18,47 +18,14 @@ internal static class ServerConfigLoader
 
     public static ServerOptions LoadFile(string path)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigException([$"cannot read config file \"{path}\": {e.Message}"]);
-        }
-
+        var text = TomlValues.ReadFile(path);
         return Load(text);
     }
 
     public static ServerOptions Load(string toml)
     {
-        TomlTable root;
-        try
-        {
-            root = TomlSerializer.Deserialize<TomlTable>(toml) ?? new TomlTable();
-        }
-        catch (TomlException e)
-        {
-            throw new ConfigException([$"the config is not valid TOML: {e.Message}"]);
-        }
-
         var errors = new List<string>();
-        foreach (var key in root.Keys.Where(k => k != "server"))
-        {
-            errors.Add($"unknown key \"{key}\" (expected a [server] table)");
-        }
-
-        if (!root.TryGetValue("server", out var serverValue) || serverValue is not TomlTable server)
-        {
-            errors.Add("missing [server] table");
-            throw new ConfigException(errors);
-        }
-
-        foreach (var key in server.Keys.Where(k => !ServerKeys.Contains(k)))
-        {
-            errors.Add($"unknown key \"server.{key}\"");
-        }
+        var server = TomlValues.ReadSection(toml, "server", ServerKeys, errors);
 
         TrustDomain? trustDomain = null;
         var trustDomainText = GetString(server, "trust_domain", errors);

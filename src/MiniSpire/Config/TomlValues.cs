@@ -1,3 +1,4 @@
+using Tomlyn;
 using Tomlyn.Model;
 
 namespace MiniSpire.Config;
@@ -5,6 +6,56 @@ namespace MiniSpire.Config;
 /// <summary>Typed reads from an untyped TOML table that collect an error (naming the key) instead of throwing.</summary>
 internal static class TomlValues
 {
+    /// <summary>The text of a config file, or a <see cref="ConfigException"/> naming it.</summary>
+    public static string ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException([$"cannot read config file \"{path}\": {e.Message}"]);
+        }
+    }
+
+    /// <summary>
+    /// The one top-level table a MiniSpire config holds (<c>[server]</c> or <c>[agent]</c>) with its keys
+    /// checked against <paramref name="knownKeys"/>; problems go to <paramref name="errors"/>. Throws only
+    /// when there is nothing to read: not TOML, or no such table.
+    /// </summary>
+    public static TomlTable ReadSection(string toml, string section, IReadOnlyCollection<string> knownKeys, List<string> errors)
+    {
+        TomlTable root;
+        try
+        {
+            root = TomlSerializer.Deserialize<TomlTable>(toml) ?? new TomlTable();
+        }
+        catch (TomlException e)
+        {
+            throw new ConfigException([$"the config is not valid TOML: {e.Message}"]);
+        }
+
+        var article = section[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a";
+        foreach (var key in root.Keys.Where(k => k != section))
+        {
+            errors.Add($"unknown key \"{key}\" (expected {article} [{section}] table)");
+        }
+
+        if (!root.TryGetValue(section, out var value) || value is not TomlTable table)
+        {
+            errors.Add($"missing [{section}] table");
+            throw new ConfigException(errors);
+        }
+
+        foreach (var key in table.Keys.Where(k => !knownKeys.Contains(k)))
+        {
+            errors.Add($"unknown key \"{section}.{key}\"");
+        }
+
+        return table;
+    }
+
     public static string? GetString(TomlTable table, string prefix, string key, List<string> errors)
     {
         if (!table.TryGetValue(key, out var value))

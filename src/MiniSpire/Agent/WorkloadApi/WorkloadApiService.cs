@@ -60,57 +60,29 @@ internal sealed partial class WorkloadApiService(
         }, responseStream);
     }
 
-    public override Task FetchX509Bundles(X509BundlesRequest request, IServerStreamWriter<X509BundlesResponse> responseStream, ServerCallContext context)
-    {
-        var caller = Admit(context, nameof(FetchX509Bundles));
-        return StreamAsync(context, state =>
+    public override Task FetchX509Bundles(X509BundlesRequest request, IServerStreamWriter<X509BundlesResponse> responseStream, ServerCallContext context) =>
+        StreamBundlesAsync(context, nameof(FetchX509Bundles), responseStream, bundles =>
         {
-            if (!state.EntriesKnown)
-            {
-                return null;
-            }
-
-            var identities = RequireIdentities(context, state, caller);
-            if (state.Bundle is null)
-            {
-                return null;
-            }
-
             var response = new X509BundlesResponse();
-            foreach (var bundle in BundlesFor(state, identities))
+            foreach (var bundle in bundles)
             {
                 response.Bundles.Add(bundle.TrustDomain.IdString, ByteString.CopyFrom(bundle.X509AuthoritiesDer()));
             }
 
             return response;
-        }, responseStream);
-    }
+        });
 
-    public override Task FetchJWTBundles(JWTBundlesRequest request, IServerStreamWriter<JWTBundlesResponse> responseStream, ServerCallContext context)
-    {
-        var caller = Admit(context, nameof(FetchJWTBundles));
-        return StreamAsync(context, state =>
+    public override Task FetchJWTBundles(JWTBundlesRequest request, IServerStreamWriter<JWTBundlesResponse> responseStream, ServerCallContext context) =>
+        StreamBundlesAsync(context, nameof(FetchJWTBundles), responseStream, bundles =>
         {
-            if (!state.EntriesKnown)
-            {
-                return null;
-            }
-
-            var identities = RequireIdentities(context, state, caller);
-            if (state.Bundle is null)
-            {
-                return null;
-            }
-
             var response = new JWTBundlesResponse();
-            foreach (var bundle in BundlesFor(state, identities))
+            foreach (var bundle in bundles)
             {
                 response.Bundles.Add(bundle.TrustDomain.IdString, ByteString.CopyFrom(bundle.Jwks));
             }
 
             return response;
-        }, responseStream);
-    }
+        });
 
     public override async Task<JWTSVIDResponse> FetchJWTSVID(JWTSVIDRequest request, ServerCallContext context)
     {
@@ -229,8 +201,25 @@ internal sealed partial class WorkloadApiService(
         return response;
     }
 
-    private static IEnumerable<CachedBundle> BundlesFor(CacheState state, IReadOnlyList<WorkloadIdentity> identities) =>
-        new[] { state.Bundle! }.Concat(state.FederatedBundlesFor(identities));
+    /// <summary>
+    /// A bundle stream: the caller's own trust domain and the federated ones its entries name, sent again
+    /// whenever they change (identical messages are suppressed by <see cref="StreamAsync"/>).
+    /// </summary>
+    private Task StreamBundlesAsync<T>(ServerCallContext context, string rpc, IServerStreamWriter<T> stream, Func<IEnumerable<CachedBundle>, T> build)
+        where T : class, IMessage<T>
+    {
+        var caller = Admit(context, rpc);
+        return StreamAsync(context, state =>
+        {
+            if (!state.EntriesKnown)
+            {
+                return null;
+            }
+
+            var identities = RequireIdentities(context, state, caller);
+            return state.Bundle is null ? null : build(new[] { state.Bundle }.Concat(state.FederatedBundlesFor(identities)));
+        }, stream);
+    }
 
     private IReadOnlyList<WorkloadIdentity> RequireIdentities(ServerCallContext context, CacheState state, AttestedCaller caller)
     {
