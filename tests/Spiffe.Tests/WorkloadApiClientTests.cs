@@ -166,6 +166,7 @@ public sealed class WorkloadApiClientTests : IAsyncLifetime
         Assert.True(await next.WaitAsync(Timeout));
         using var context = watch.Current;
         Assert.All(_failures, f => Assert.Equal(StatusCode.Unavailable, f.StatusCode));
+        Assert.All(_failures, f => Assert.Contains($"cannot connect to the Workload API at unix://{socket}", f.Exception.Message, StringComparison.Ordinal));
         directory.Delete(recursive: true);
     }
 

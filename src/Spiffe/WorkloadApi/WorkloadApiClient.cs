@@ -49,6 +49,13 @@ public sealed partial class WorkloadApiClient : IDisposable
                     await socket.ConnectAsync(endPoint, cancellationToken);
                     return new NetworkStream(socket, ownsSocket: true);
                 }
+                catch (SocketException e)
+                {
+                    socket.Dispose();
+
+                    // Name the real address: the channel's placeholder host would otherwise be all the error shows.
+                    throw new IOException($"cannot connect to the Workload API at {Address.Text}: {e.Message}", e);
+                }
                 catch
                 {
                     socket.Dispose();
