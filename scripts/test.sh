@@ -16,7 +16,8 @@ dotnet build SpiffeHelper.sln -c Release -nologo -v quiet
 
 # The Native AOT spiffe-helper that some SpiffeHelper tests run, published once here (trim and AOT
 # warnings fail the build: TreatWarningsAsErrors applies to them too).
-dotnet publish src/SpiffeHelper -c Release -r linux-x64 -nologo -v quiet -o "$root/artifacts/publish/spiffe-helper"
+# It is the image's publish step (scripts/publish.sh, as the Dockerfile runs it).
+bash scripts/publish.sh spiffe-helper "$root/artifacts/publish/spiffe-helper"
 export SPIFFE_HELPER_BINARY="$root/artifacts/publish/spiffe-helper/spiffe-helper"
 status=0
 dotnet test SpiffeHelper.sln -c Release --no-build -nologo \

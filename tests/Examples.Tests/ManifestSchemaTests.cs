@@ -52,7 +52,7 @@ public sealed class ManifestSchemaTests
             "00-namespaces.yaml", "10-spire-bundle.yaml", "11-spire-server-rbac.yaml", "12-spire-server.yaml",
             "20-spire-agent.yaml", "30-spiffe-csi-driver.yaml", "40-cluster-spiffeid.yaml",
             "50-spiffe-helper-config.yaml", "60-app-nginx-signal.yaml", "61-app-ghostunnel-watch.yaml",
-            "70-podmonitor.yaml", Path.Combine("crds", "spire.spiffe.io_clusterspiffeids.yaml"),
+            "70-podmonitor.yaml", "71-prometheusrule.yaml", Path.Combine("crds", "spire.spiffe.io_clusterspiffeids.yaml"),
         ];
         Assert.All(expected, file => Assert.Contains(file, manifests));
     }
