@@ -4,6 +4,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# The tests run the Native AOT helper, so they need what building it needs.
+bash "$root/scripts/install-build-deps.sh"
+
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 

@@ -40,11 +40,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+bash scripts/install-build-deps.sh
 say "Building minispire and the Native AOT spiffe-helper (first run takes a minute or two)"
 rm -rf "$work"
 mkdir -p "$bin" "$logs" "$certs"
-dotnet publish src/MiniSpire -c Release -nologo -v quiet -o "$bin/minispire" >/dev/null
-dotnet publish src/SpiffeHelper -c Release -r linux-x64 -nologo -v quiet -o "$bin/spiffe-helper" >/dev/null
+bash scripts/publish.sh minispire "$bin/minispire" >/dev/null
+bash scripts/publish.sh spiffe-helper "$bin/spiffe-helper" >/dev/null
 minispire=("$bin/minispire/minispire")
 helper="$bin/spiffe-helper/spiffe-helper"
 
