@@ -55,13 +55,13 @@ public sealed class HelperPodPolicyTests
 
     [Theory]
     [MemberData(nameof(Applications))]
-    public async Task HelperContainers_ApplicationPod_RequestTheBenchmarkTargetResources(string file, string name)
+    public async Task HelperContainers_ApplicationPod_RequestWhatTheHelperWasMeasuredToUse(string file, string name)
     {
         var pod = Manifest.PodSpec(await Manifest.SingleAsync(file, "Deployment", name));
 
         Assert.All(HelperContainers(pod), helper =>
         {
-            Assert.Equal("16Mi", Manifest.Text(helper, "resources", "requests", "memory"));
+            Assert.Equal("32Mi", Manifest.Text(helper, "resources", "requests", "memory"));
             Assert.Equal("5m", Manifest.Text(helper, "resources", "requests", "cpu"));
             Assert.Equal("64Mi", Manifest.Text(helper, "resources", "limits", "memory"));
         });
