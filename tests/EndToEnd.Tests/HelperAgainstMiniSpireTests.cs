@@ -59,6 +59,56 @@ public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AgentSigkilledAndRestarted_HelperKeepsItsFilesAndRecoversWithoutRestart()
+    {
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-x509SVIDTTL", "20");
+        using var helper = StartHelper(await WriteConfigAsync(daemonMode: true));
+        try
+        {
+            var first = await NextSerialAsync(null, helper);
+
+            await _stack.KillAgentAsync();
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await AssertFilesConsistentAsync();
+            await _stack.StartAgentAsync();
+            await NextSerialAsync(first, helper);
+
+            await AssertFilesConsistentAsync();
+        }
+        finally
+        {
+            helper.Kill(entireProcessTree: true);
+            await helper.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ServerSigkilled_FilesStayValidAndRotationResumesWhenItReturns()
+    {
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-x509SVIDTTL", "20");
+        using var helper = StartHelper(await WriteConfigAsync(daemonMode: true));
+        try
+        {
+            var first = await NextSerialAsync(null, helper);
+
+            await _stack.KillServerAsync();
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            await AssertFilesConsistentAsync();
+            await _stack.StartServerAsync();
+            await NextSerialAsync(first, helper);
+
+            await AssertFilesConsistentAsync();
+            var entries = await _stack.ServerCliAsync("entry", "show", "-spiffeID", "spiffe://example.org/web");
+            Assert.Contains("spiffe://example.org/web", entries.StandardOutput, StringComparison.Ordinal);
+        }
+        finally
+        {
+            helper.Kill(entireProcessTree: true);
+            await helper.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public async Task OneShot_InitContainerMode_WritesOnceAndExitsZero()
     {
         await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}");
@@ -84,6 +134,24 @@ public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
         var privateKey = await ProcessRunner.RunAsync("openssl", ["pkey", "-in", key, "-pubout"], Timeout);
         Assert.Equal(certificateKey.StandardOutput, privateKey.StandardOutput);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(_certs, "..data", "svid_key.pem")));
+    }
+
+    /// <summary>Waits until svid.pem holds a certificate other than <paramref name="previous"/>.</summary>
+    private async Task<string> NextSerialAsync(string? previous, Process helper)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            Assert.False(helper.HasExited, "spiffe-helper exited");
+            var serial = await SerialAsync();
+            if (serial is not null && serial != previous)
+            {
+                return serial;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"no new SVID within {Timeout} (still {previous})");
+            await Task.Delay(200);
+        }
     }
 
     private async Task<string?> SerialAsync()
