@@ -136,24 +136,11 @@ public sealed class X509Svid : IDisposable
             throw new X509SvidException($"the X.509 bundle of \"{bundle.TrustDomain}\" holds no authority");
         }
 
-        using var chain = new X509Chain();
-        var policy = chain.ChainPolicy;
-        policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        policy.RevocationMode = X509RevocationMode.NoCheck;
-        policy.DisableCertificateDownloads = true;
-        policy.VerificationTime = at.UtcDateTime;
-        policy.VerificationTimeIgnored = false;
-        policy.CustomTrustStore.AddRange(bundle.Authorities.ToArray());
-        policy.ExtraStore.AddRange(Intermediates.ToArray());
-
-        if (!chain.Build(Leaf))
+        var problems = ChainVerification.Verify(Leaf, bundle.Authorities, Intermediates, at);
+        if (problems.Count > 0)
         {
-            var reasons = chain.ChainStatus
-                .Where(s => s.Status != X509ChainStatusFlags.NoError)
-                .Select(s => $"{s.Status}: {s.StatusInformation.Trim()}")
-                .Distinct();
             throw new X509SvidException(
-                $"the certificate chain of \"{Id}\" does not verify against the bundle of \"{bundle.TrustDomain}\": {string.Join("; ", reasons)}");
+                $"the certificate chain of \"{Id}\" does not verify against the bundle of \"{bundle.TrustDomain}\": {string.Join("; ", problems)}");
         }
     }
 

@@ -151,17 +151,9 @@ internal sealed class TestServer : IAsyncDisposable
                     return false;
                 }
 
-                using var verify = new X509Chain();
-                verify.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                verify.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                verify.ChainPolicy.CustomTrustStore.AddRange(bundle.Authorities.ToArray());
-                if (presented is not null)
-                {
-                    verify.ChainPolicy.ExtraStore.AddRange(presented.ChainPolicy.ExtraStore);
-                    verify.ChainPolicy.ExtraStore.AddRange(presented.ChainElements.Select(e => e.Certificate).ToArray());
-                }
-
-                return verify.Build(leaf) && leaf.GetUriSans() is [var uri] && uri == serverId.ToString();
+                var presentedCertificates = presented?.ChainElements.Select(e => e.Certificate) ?? [];
+                return ChainVerification.Verify(leaf, bundle.Authorities, presentedCertificates, DateTimeOffset.UtcNow).Count == 0
+                    && leaf.GetUriSans() is [var uri] && uri == serverId.ToString();
             },
         };
         if (clientCertificate is not null)

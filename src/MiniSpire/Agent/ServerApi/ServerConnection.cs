@@ -77,16 +77,7 @@ internal sealed class ServerConnection(string address, int port, SpiffeId server
             return true;
         }
 
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.DisableCertificateDownloads = true;
-        chain.ChainPolicy.CustomTrustStore.AddRange(trusted.ToArray());
-        if (presented is not null)
-        {
-            chain.ChainPolicy.ExtraStore.AddRange(presented.ChainElements.Select(e => e.Certificate).ToArray());
-        }
-
-        return chain.Build(leaf);
+        var presentedCertificates = presented?.ChainElements.Select(e => e.Certificate) ?? [];
+        return ChainVerification.Verify(leaf, trusted, presentedCertificates, TimeProvider.System.GetUtcNow()).Count == 0;
     }
 }

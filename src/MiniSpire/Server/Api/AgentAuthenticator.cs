@@ -42,20 +42,10 @@ internal sealed partial class AgentAuthenticator
 
         var now = _time.GetUtcNow();
         var snapshot = _ca.Snapshot;
-        using (var chain = new X509Chain())
+        var problems = ChainVerification.Verify(certificate, snapshot.BundleX509(now), snapshot.Intermediates, now);
+        if (problems.Count > 0)
         {
-            var policy = chain.ChainPolicy;
-            policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            policy.RevocationMode = X509RevocationMode.NoCheck;
-            policy.DisableCertificateDownloads = true;
-            policy.VerificationTime = now.UtcDateTime;
-            policy.CustomTrustStore.AddRange(snapshot.BundleX509(now).ToArray());
-            policy.ExtraStore.AddRange(snapshot.Intermediates.ToArray());
-            if (!chain.Build(certificate))
-            {
-                var reasons = string.Join("; ", chain.ChainStatus.Select(s => s.Status.ToString()).Distinct());
-                throw Refuse(StatusCode.Unauthenticated, peer, $"the client certificate does not chain to the trust bundle of \"{_options.TrustDomain}\" ({reasons})");
-            }
+            throw Refuse(StatusCode.Unauthenticated, peer, $"the client certificate does not chain to the trust bundle of \"{_options.TrustDomain}\" ({string.Join("; ", problems)})");
         }
 
         var uris = certificate.GetUriSans();
