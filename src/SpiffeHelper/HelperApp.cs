@@ -6,6 +6,7 @@ using SpiffeHelper.Cli;
 using SpiffeHelper.Config;
 using SpiffeHelper.Delivery;
 using SpiffeHelper.Health;
+using SpiffeHelper.Metrics;
 using SpiffeHelper.Reload;
 
 namespace SpiffeHelper;
@@ -111,8 +112,9 @@ internal static partial class HelperApp
         var x509 = options.X509;
         var health = new HealthState([x509.SvidFileName, x509.KeyFileName, x509.BundleFileName], time);
         var writer = new FileSetWriter(options.CertDir, options.WriteStrategy, time);
+        var metrics = new HelperMetrics(Version, () => health.Report().Ready, time);
         using var client = new WorkloadApiClient(
-            new WorkloadApiClientOptions { Address = options.AgentAddress, TimeProvider = time },
+            new WorkloadApiClientOptions { Address = options.AgentAddress, TimeProvider = time, OnFailure = metrics.WorkloadApiFailed, OnReconnected = metrics.StreamReconnected },
             loggerFactory.CreateLogger<WorkloadApiClient>());
 
         if (!options.DaemonMode)
@@ -143,9 +145,9 @@ internal static partial class HelperApp
             }
         }
 
-        await using var child = new ChildProcess(options, time, loggerFactory.CreateLogger<ChildProcess>());
+        await using var child = new ChildProcess(options, time, loggerFactory.CreateLogger<ChildProcess>(), metrics);
         PidFileSignaller? pidSignaller = options.PidFileName is { } pidFile && options.RenewSignal is { } signal
-            ? new PidFileSignaller(pidFile, signal, time, loggerFactory.CreateLogger<PidFileSignaller>())
+            ? new PidFileSignaller(pidFile, signal, time, loggerFactory.CreateLogger<PidFileSignaller>(), metrics)
             : null;
         using var background = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var pidTask = pidSignaller?.RunAsync(background.Token) ?? Task.CompletedTask;
@@ -154,7 +156,7 @@ internal static partial class HelperApp
         {
             if (options.Health.Enabled)
             {
-                healthServer = new HealthServer(options.Health, health, loggerFactory.CreateLogger<HealthServer>());
+                healthServer = new HealthServer(options.Health, health, loggerFactory.CreateLogger<HealthServer>(), options.Health.MetricsPath.Length > 0 ? metrics : null);
                 try
                 {
                     healthServer.Start();
@@ -177,7 +179,7 @@ internal static partial class HelperApp
                 pidSignaller?.Request();
             }
 
-            var worker = new X509Worker(options, client, writer, health, OnWritten, time, loggerFactory.CreateLogger<X509Worker>());
+            var worker = new X509Worker(options, client, writer, health, OnWritten, time, loggerFactory.CreateLogger<X509Worker>(), metrics);
             var outcome = await worker.RunAsync(once: false, stop);
             if (outcome == WorkerOutcome.FatalWorkloadApiError)
             {

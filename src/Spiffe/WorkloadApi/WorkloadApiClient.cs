@@ -224,6 +224,7 @@ public sealed partial class WorkloadApiClient : IDisposable
         CancellationToken cancellationToken)
     {
         var backoff = new LinearBackoff(_options.InitialRetryDelay, _options.MaxRetryDelay);
+        var reconnecting = false;
         var pipeline = new ResiliencePipelineBuilder { TimeProvider = _options.TimeProvider }
             .AddRetry(new RetryStrategyOptions
             {
@@ -238,6 +239,7 @@ public sealed partial class WorkloadApiClient : IDisposable
                 DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(backoff.Next()),
                 OnRetry = args =>
                 {
+                    reconnecting = true;
                     Report(rpc, args.Outcome.Exception!, args.RetryDelay);
                     return ValueTask.CompletedTask;
                 },
@@ -266,6 +268,12 @@ public sealed partial class WorkloadApiClient : IDisposable
                         }
 
                         backoff.Reset();
+                        if (reconnecting)
+                        {
+                            reconnecting = false;
+                            _options.OnReconnected?.Invoke(rpc);
+                        }
+
                         await writer.WriteAsync(value, token);
                     }
 

@@ -20,4 +20,7 @@ public sealed class WorkloadApiClientOptions
 
     /// <summary>Called for every failure a watch sees, before it retries or stops; for metrics and health.</summary>
     public Action<WorkloadApiFailure>? OnFailure { get; init; }
+
+    /// <summary>Called with the RPC name when a watch receives a message again after a failure; for metrics.</summary>
+    public Action<string>? OnReconnected { get; init; }
 }

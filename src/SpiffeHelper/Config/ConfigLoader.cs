@@ -73,6 +73,7 @@ internal static partial class ConfigLoader
         ["bind_port"] = Kind.Integer,
         ["liveness_path"] = Kind.String,
         ["readiness_path"] = Kind.String,
+        ["metrics_path"] = Kind.String,
     };
 
     /// <summary>Loads <paramref name="path"/>; <paramref name="daemonModeOverride"/> comes from the command line.</summary>
@@ -354,6 +355,7 @@ internal static partial class ConfigLoader
             var logFormatText = Expand("log_format", model.LogFormat);
             var livenessPath = Expand("health_checks.liveness_path", model.HealthChecks?.LivenessPath);
             var readinessPath = Expand("health_checks.readiness_path", model.HealthChecks?.ReadinessPath);
+            var metricsPath = Expand("health_checks.metrics_path", model.HealthChecks?.MetricsPath);
 
             WorkloadApiAddress? agentAddress = null;
             try
@@ -459,10 +461,20 @@ internal static partial class ConfigLoader
                     }
                 }
 
-                health = new HealthOptions(hc.ListenerEnabled ?? false, (int)Math.Clamp(port, 1, 65535), livenessPath ?? health.LivenessPath, readinessPath ?? health.ReadinessPath);
+                if (metricsPath is { Length: > 0 } && !metricsPath.StartsWith('/'))
+                {
+                    Error("health_checks.metrics_path", $"\"{metricsPath}\" must be an absolute URL path starting with \"/\", or \"\" to serve no metrics");
+                }
+
+                health = new HealthOptions(hc.ListenerEnabled ?? false, (int)Math.Clamp(port, 1, 65535), livenessPath ?? health.LivenessPath, readinessPath ?? health.ReadinessPath, metricsPath ?? health.MetricsPath);
                 if (health.LivenessPath == health.ReadinessPath)
                 {
                     Error("health_checks.readiness_path", "must differ from liveness_path");
+                }
+
+                if (health.MetricsPath == health.LivenessPath || health.MetricsPath == health.ReadinessPath)
+                {
+                    Error("health_checks.metrics_path", "must differ from liveness_path and readiness_path");
                 }
             }
 

@@ -92,6 +92,9 @@ internal sealed class HealthChecksFile
 
     [TomlPropertyName("readiness_path")]
     public string? ReadinessPath { get; set; }
+
+    [TomlPropertyName("metrics_path")]
+    public string? MetricsPath { get; set; }
 }
 
 /// <summary>

@@ -43,8 +43,8 @@ internal sealed record X509OutputOptions(
     bool AddIntermediatesToBundle,
     bool IncludeFederatedDomains);
 
-/// <summary>The health listener, off unless enabled.</summary>
-internal sealed record HealthOptions(bool Enabled, int BindPort, string LivenessPath, string ReadinessPath)
+/// <summary>The health listener, off unless enabled; it also serves Prometheus metrics at <see cref="MetricsPath"/> unless that is empty.</summary>
+internal sealed record HealthOptions(bool Enabled, int BindPort, string LivenessPath, string ReadinessPath, string MetricsPath = "/metrics")
 {
     public static HealthOptions Default { get; } = new(false, 8081, "/live", "/ready");
 }

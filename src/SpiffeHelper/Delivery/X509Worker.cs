@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Spiffe.WorkloadApi;
 using SpiffeHelper.Config;
 using SpiffeHelper.Health;
+using SpiffeHelper.Metrics;
 
 namespace SpiffeHelper.Delivery;
 
@@ -35,7 +36,8 @@ internal sealed partial class X509Worker(
     HealthState health,
     Func<Task> onWritten,
     TimeProvider time,
-    ILogger<X509Worker> logger)
+    ILogger<X509Worker> logger,
+    HelperMetrics? metrics = null)
 {
     private static readonly TimeSpan FirstWriteRetry = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxWriteRetry = TimeSpan.FromSeconds(30);
@@ -168,6 +170,7 @@ internal sealed partial class X509Worker(
             {
                 Log.WriteFailed(logger, writer.Directory, e.Message);
                 health.WriteFailed(e.Message);
+                metrics?.WriteFailed(HelperMetrics.X509Output);
                 return DeliveryResult.WriteFailed;
             }
             finally
@@ -179,6 +182,7 @@ internal sealed partial class X509Worker(
             }
 
             health.Written(files.NotAfter);
+            metrics?.X509Written(context, files.Id, options, time.GetUtcNow());
             Log.Written(logger, files.Id, writer.Directory, files.NotAfter);
             return DeliveryResult.Written;
         }

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using SpiffeHelper.Config;
+using SpiffeHelper.Metrics;
 
 namespace SpiffeHelper.Health;
 
@@ -12,8 +13,9 @@ namespace SpiffeHelper.Health;
 /// Go tool's JSON shape, <c>{"status": ..., "health": {"file_write_statuses": {...}}}</c>. A minimal
 /// HTTP/1.1 responder on a TCP socket: two read-only paths need no web framework, and this keeps the
 /// Native AOT binary small and free of trim warnings.
+/// Also serves the Prometheus metrics at <see cref="HealthOptions.MetricsPath"/> when given <paramref name="metrics"/>.
 /// </summary>
-internal sealed partial class HealthServer(HealthOptions options, HealthState state, ILogger<HealthServer> logger) : IAsyncDisposable
+internal sealed partial class HealthServer(HealthOptions options, HealthState state, ILogger<HealthServer> logger, HelperMetrics? metrics = null) : IAsyncDisposable
 {
     private TcpListener? _listener;
     private Task? _loop;
@@ -25,7 +27,7 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
     {
         _listener = new TcpListener(IPAddress.Any, options.BindPort);
         _listener.Start();
-        Log.Listening(logger, Port, options.LivenessPath, options.ReadinessPath);
+        Log.Listening(logger, Port, options.LivenessPath, options.ReadinessPath, metrics is null ? "off" : options.MetricsPath);
         _loop = AcceptAsync(_stop.Token);
     }
 
@@ -143,6 +145,7 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
                 var requestLine = Encoding.ASCII.GetString(buffer, 0, received).Split("\r\n")[0].Split(' ');
                 int status;
                 byte[] body;
+                var contentType = "application/json";
                 if (requestLine.Length < 2 || requestLine[0] is not ("GET" or "HEAD"))
                 {
                     (status, body) = (405, "{\"status\":\"method not allowed\"}"u8.ToArray());
@@ -150,11 +153,18 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
                 else
                 {
                     var path = requestLine[1].Split('?')[0];
-                    (status, body) = Respond(path);
+                    if (metrics is not null && path == options.MetricsPath)
+                    {
+                        (status, body, contentType) = (200, Encoding.UTF8.GetBytes(metrics.Render()), PrometheusText.ContentType);
+                    }
+                    else
+                    {
+                        (status, body) = Respond(path);
+                    }
                 }
 
                 var reason = status switch { 200 => "OK", 404 => "Not Found", 405 => "Method Not Allowed", _ => "Service Unavailable" };
-                var head = Encoding.ASCII.GetBytes($"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
+                var head = Encoding.ASCII.GetBytes($"HTTP/1.1 {status} {reason}\r\nContent-Type: {contentType}\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n");
                 await socket.SendAsync(head, timeout.Token);
                 if (requestLine[0] != "HEAD")
                 {
@@ -172,8 +182,8 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Health listener on port {Port}: liveness {LivenessPath}, readiness {ReadinessPath}")]
-        public static partial void Listening(ILogger logger, int port, string livenessPath, string readinessPath);
+        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Health listener on port {Port}: liveness {LivenessPath}, readiness {ReadinessPath}, metrics {MetricsPath}")]
+        public static partial void Listening(ILogger logger, int port, string livenessPath, string readinessPath, string metricsPath);
 
         [LoggerMessage(EventId = 402, Level = LogLevel.Debug, Message = "A health request failed: {Reason}")]
         public static partial void RequestFailed(ILogger logger, string reason);

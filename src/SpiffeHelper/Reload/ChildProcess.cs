@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using SpiffeHelper.Config;
+using SpiffeHelper.Metrics;
 
 namespace SpiffeHelper.Reload;
 
@@ -9,7 +10,7 @@ namespace SpiffeHelper.Reload;
 /// after the first write, signalled with <c>renew_signal</c> after later ones, restarted per the
 /// restart policy, and stopped (SIGTERM, grace period, then kill) when the helper stops.
 /// </summary>
-internal sealed partial class ChildProcess(HelperOptions options, TimeProvider time, ILogger<ChildProcess> logger) : IAsyncDisposable
+internal sealed partial class ChildProcess(HelperOptions options, TimeProvider time, ILogger<ChildProcess> logger, HelperMetrics? metrics = null) : IAsyncDisposable
 {
     private static readonly TimeSpan MaxRestartDelay = TimeSpan.FromSeconds(30);
 
@@ -63,6 +64,8 @@ internal sealed partial class ChildProcess(HelperOptions options, TimeProvider t
                 {
                     Log.SignalFailed(logger, signal.Name, _process.Id, errno);
                 }
+
+                metrics?.SignalDelivery(HelperMetrics.ChildTarget, errno == 0);
             }
         }
         finally
@@ -137,6 +140,11 @@ internal sealed partial class ChildProcess(HelperOptions options, TimeProvider t
         {
             Log.StartFailed(logger, options.Cmd!, e.Message);
             return;
+        }
+
+        if (previous is not null)
+        {
+            metrics?.ChildRestarted();
         }
 
         previous?.Dispose();

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using SpiffeHelper.Config;
+using SpiffeHelper.Metrics;
 
 namespace SpiffeHelper.Reload;
 
@@ -11,7 +12,7 @@ namespace SpiffeHelper.Reload;
 /// to 30 s) until it works or a newer renewal restarts the attempt, never blocking updates. The
 /// first failure of a series is a warning, repeats are debug, recovery is information.
 /// </summary>
-internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signal, TimeProvider time, ILogger<PidFileSignaller> logger)
+internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signal, TimeProvider time, ILogger<PidFileSignaller> logger, HelperMetrics? metrics = null)
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(30);
@@ -32,7 +33,9 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
                 var failures = 0;
                 while (true)
                 {
-                    if (TrySignal(out var pid, out var reason))
+                    var delivered = TrySignal(out var pid, out var reason);
+                    metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
+                    if (delivered)
                     {
                         if (failures > 0)
                         {
