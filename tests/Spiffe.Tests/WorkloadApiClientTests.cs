@@ -14,6 +14,7 @@ public sealed class WorkloadApiClientTests : IAsyncLifetime
 
     private readonly TestCertificateAuthority _ca = TestCertificateAuthority.Create("example.org");
     private readonly ConcurrentQueue<WorkloadApiFailure> _failures = new();
+    private readonly ConcurrentQueue<string> _reconnects = new();
     private FakeWorkloadApi _server = null!;
 
     public async Task InitializeAsync() => _server = await FakeWorkloadApi.StartAsync();
@@ -111,6 +112,7 @@ public sealed class WorkloadApiClientTests : IAsyncLifetime
         Assert.Equal(3, _server.State.Calls("FetchX509SVID"));
         Assert.All(_failures, f => Assert.Equal(Step, f.RetryIn));
         Assert.Equal(2, _failures.Count);
+        Assert.Equal(["FetchX509SVID", "FetchX509SVID"], _reconnects);
     }
 
     [Fact]
@@ -148,6 +150,7 @@ public sealed class WorkloadApiClientTests : IAsyncLifetime
         Assert.Equal(WorkloadApiFailureKind.InvalidResponse, failure.Kind);
         Assert.Contains("x509_svid_key", failure.Exception.Message, StringComparison.Ordinal);
         Assert.Equal(1, _server.State.Calls("FetchX509SVID"));
+        Assert.Empty(_reconnects); // the stream never broke
     }
 
     [Fact]
@@ -265,6 +268,7 @@ public sealed class WorkloadApiClientTests : IAsyncLifetime
         InitialRetryDelay = Step,
         MaxRetryDelay = Step * 10,
         OnFailure = _failures.Enqueue,
+        OnReconnected = _reconnects.Enqueue,
     };
 
     private static async Task<T> NextAsync<T>(IAsyncEnumerator<T> watch)

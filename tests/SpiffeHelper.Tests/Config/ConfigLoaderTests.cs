@@ -70,6 +70,7 @@ public sealed class ConfigLoaderTests
             bind_port = 9090
             liveness_path = "/healthz"
             readiness_path = "/readyz"
+            metrics_path = "/prometheus"
             """;
 
         var result = Parse(text, new Dictionary<string, string> { ["SOCK"] = "api.sock", ["TARGET"] = "localhost:8001" }, daemonMode: false);
@@ -93,7 +94,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal(TimeSpan.FromSeconds(90), options.OneShotTimeout);
         Assert.Equal(WriteStrategy.Rename, options.WriteStrategy);
         Assert.Equal(LogFormat.Json, options.LogFormat);
-        Assert.Equal(new HealthOptions(true, 9090, "/healthz", "/readyz"), options.Health);
+        Assert.Equal(new HealthOptions(true, 9090, "/healthz", "/readyz", "/prometheus"), options.Health);
     }
 
     [Fact]
@@ -157,6 +158,8 @@ public sealed class ConfigLoaderTests
     [InlineData("pid_file_name = \"/run/app.pid\"", "pid_file_name", "renew_signal is not")]
     [InlineData("[health_checks]\nbind_port = 70000", "health_checks.bind_port", "1 to 65535")]
     [InlineData("[health_checks]\nliveness_path = \"live\"", "health_checks.liveness_path", "starting with \"/\"")]
+    [InlineData("[health_checks]\nmetrics_path = \"metrics\"", "health_checks.metrics_path", "starting with \"/\", or \"\" to serve no metrics")]
+    [InlineData("[health_checks]\nmetrics_path = \"/ready\"", "health_checks.metrics_path", "must differ from liveness_path and readiness_path")]
     public void Parse_BadValue_NamesTheKeyAndWhatIsValid(string line, string key, string valid)
     {
         var error = SingleError(Outputs + line);
