@@ -23,10 +23,14 @@ public sealed class LocalMiniSpire : IAsyncDisposable
     {
         _minispireDll = minispireDll;
         Root = root;
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        _serverPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        _serverPort = FreePort();
     }
+
+    /// <summary>The server's Prometheus port when started with metrics, else 0.</summary>
+    public int ServerMetricsPort { get; private set; }
+
+    /// <summary>The agent's Prometheus port when started with metrics, else 0.</summary>
+    public int AgentMetricsPort { get; private set; }
 
     public string Root { get; }
 
@@ -41,7 +45,7 @@ public sealed class LocalMiniSpire : IAsyncDisposable
     public string AgentId { get; private set; } = string.Empty;
 
     /// <summary>Starts a server, attests an agent with a fresh join token, and waits until both are healthy.</summary>
-    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null)
+    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null, bool prometheus = false)
     {
         var root = Path.Combine(Path.GetTempPath(), "stack-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(root);
@@ -49,6 +53,12 @@ public sealed class LocalMiniSpire : IAsyncDisposable
         // Workloads of other users must reach the agent socket (mode 0777) through the directories above it.
         File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
         var stack = new LocalMiniSpire(minispireDll, root);
+        if (prometheus)
+        {
+            stack.ServerMetricsPort = FreePort();
+            stack.AgentMetricsPort = FreePort();
+        }
+
         try
         {
             await File.WriteAllTextAsync(Path.Combine(root, "server.toml"), $"""
@@ -60,6 +70,7 @@ public sealed class LocalMiniSpire : IAsyncDisposable
                 data_dir = "{Path.Combine(root, "server-data")}"
                 log_level = "WARN"
                 {(defaultX509SvidTtl is null ? string.Empty : $"default_x509_svid_ttl = \"{defaultX509SvidTtl}\"")}
+                {(prometheus ? $"[server.telemetry.prometheus]\nport = {stack.ServerMetricsPort}" : string.Empty)}
                 """);
             await stack.StartServerAsync();
             var token = (await stack.ServerCliAsync("token", "generate")).StandardOutput.Trim()["Token: ".Length..];
@@ -77,6 +88,7 @@ public sealed class LocalMiniSpire : IAsyncDisposable
                 trust_bundle_path = "{Path.Combine(root, "bootstrap.pem")}"
                 sync_interval = "1s"
                 log_level = "WARN"
+                {(prometheus ? $"[agent.telemetry.prometheus]\nport = {stack.AgentMetricsPort}" : string.Empty)}
                 """);
             await stack.StartAgentAsync(token);
             return stack;
@@ -193,6 +205,13 @@ public sealed class LocalMiniSpire : IAsyncDisposable
                 _output.Append(who).Append(": ").AppendLine(line);
             }
         }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task KillAsync(Process? process)

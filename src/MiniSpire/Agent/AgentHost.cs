@@ -14,6 +14,7 @@ using MiniSpire.Agent.Sync;
 using MiniSpire.Agent.WorkloadApi;
 using MiniSpire.Config;
 using MiniSpire.Proto;
+using MiniSpire.Telemetry;
 
 namespace MiniSpire.Agent;
 
@@ -70,6 +71,13 @@ internal static class AgentHost
 
         var endpoint = new WorkloadApiEndpointOptions(options.SocketPath, options.DiscoverWorkloadPath);
         WorkloadApiEndpoint.AddTo(builder, endpoint);
+        if (options.Prometheus is { } prometheus)
+        {
+            services.AddSingleton<AgentMetrics>();
+            services.AddGrpc().AddServiceOptions<WorkloadApiService>(grpc => grpc.Interceptors.Add<WorkloadApiMetricsInterceptor>());
+            MetricsListener.AddTo(builder, prometheus);
+        }
+
         PrepareAdminSocket(options.AdminSocketPath);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(options.AdminSocketPath, listen =>
         {
@@ -82,6 +90,10 @@ internal static class AgentHost
         }));
 
         var app = builder.Build();
+        if (options.Prometheus is not null)
+        {
+            MetricsListener.Use(app, app.Services.GetRequiredService<AgentMetrics>().Registry);
+        }
 
         // The admin API only on the admin socket; the Workload API never there.
         app.Use(async (context, next) =>

@@ -11,6 +11,7 @@ internal static class AgentConfigLoader
     [
         "trust_domain", "server_address", "server_port", "socket_path", "admin_socket_path", "data_dir",
         "trust_bundle_path", "insecure_bootstrap", "join_token", "log_level", "discover_workload_path", "sync_interval",
+        "telemetry",
     ];
 
     public static AgentOptions LoadFile(string path, string? joinTokenOverride = null)
@@ -66,6 +67,7 @@ internal static class AgentConfigLoader
         var discoverPath = TomlValues.GetBool(agent, Prefix, "discover_workload_path", false, errors);
         var syncInterval = TomlValues.GetDuration(agent, Prefix, "sync_interval", TimeSpan.FromSeconds(5), errors);
         var serverPort = TomlValues.GetPort(agent, Prefix, "server_port", AgentOptions.DefaultServerPort, errors);
+        var prometheus = Telemetry.PrometheusOptions.Read(agent, Prefix, errors);
 
         if (errors.Count > 0)
         {
@@ -86,6 +88,7 @@ internal static class AgentConfigLoader
             LogLevel = logLevel,
             DiscoverWorkloadPath = discoverPath,
             SyncInterval = syncInterval,
+            Prometheus = prometheus,
         };
     }
 

@@ -37,6 +37,9 @@ internal sealed record AgentOptions
 
     public TimeSpan SyncInterval { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The Prometheus metrics listener (<c>[agent.telemetry.prometheus]</c>); null when not configured.</summary>
+    public Telemetry.PrometheusOptions? Prometheus { get; init; }
+
     /// <summary>The server's SPIFFE ID the agent expects on its TLS certificate.</summary>
     public SpiffeId ServerId => SpiffeId.FromSegments(TrustDomain, "spire", "server");
 }

@@ -11,7 +11,7 @@ internal static class ServerConfigLoader
     private static readonly string[] ServerKeys =
     [
         "trust_domain", "bind_address", "bind_port", "socket_path", "data_dir", "log_level", "ca_ttl",
-        "default_x509_svid_ttl", "default_jwt_svid_ttl", "jwt_issuer", "upstream_authority",
+        "default_x509_svid_ttl", "default_jwt_svid_ttl", "jwt_issuer", "upstream_authority", "telemetry",
     ];
 
     private static readonly string[] UpstreamKeys = ["cert_file_path", "key_file_path"];
@@ -125,6 +125,12 @@ internal static class ServerConfigLoader
             }
         }
 
+        var prometheus = Telemetry.PrometheusOptions.Read(server, "server.", errors);
+        if (prometheus is not null && prometheus.Port == bindPort)
+        {
+            errors.Add($"server.telemetry.prometheus.port: {prometheus.Port} is already server.bind_port; use another port");
+        }
+
         if (errors.Count > 0 || trustDomain is null || dataDir is null)
         {
             throw new ConfigException(errors);
@@ -143,6 +149,7 @@ internal static class ServerConfigLoader
             DefaultJwtSvidTtl = jwtTtl,
             JwtIssuer = jwtIssuer,
             UpstreamAuthority = upstream,
+            Prometheus = prometheus,
         };
     }
 

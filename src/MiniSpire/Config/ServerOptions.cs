@@ -32,6 +32,9 @@ internal sealed record ServerOptions
 
     public UpstreamAuthorityOptions? UpstreamAuthority { get; init; }
 
+    /// <summary>The Prometheus metrics listener (<c>[server.telemetry.prometheus]</c>); null when not configured.</summary>
+    public Telemetry.PrometheusOptions? Prometheus { get; init; }
+
     /// <summary>The server's own SPIFFE ID, <c>spiffe://&lt;td&gt;/spire/server</c>.</summary>
     public SpiffeId ServerId => SpiffeId.FromSegments(TrustDomain, "spire", "server");
 }

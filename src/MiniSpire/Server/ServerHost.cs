@@ -11,6 +11,7 @@ using MiniSpire.Config;
 using MiniSpire.Server.Api;
 using MiniSpire.Server.Ca;
 using MiniSpire.Server.Datastore;
+using MiniSpire.Telemetry;
 
 namespace MiniSpire.Server;
 
@@ -52,6 +53,11 @@ internal static partial class ServerHost
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton(store);
         builder.Services.AddSingleton<ServerCa>();
+        if (options.Prometheus is not null)
+        {
+            builder.Services.AddSingleton<ServerMetrics>();
+        }
+
         builder.Services.AddSingleton<ServerTlsCertificate>();
         builder.Services.AddSingleton<AgentAuthenticator>();
         builder.Services.AddHostedService<CaRotationService>();
@@ -85,6 +91,10 @@ internal static partial class ServerHost
             });
             kestrel.ListenUnixSocket(options.SocketPath, listen => listen.Protocols = HttpProtocols.Http2);
         });
+        if (options.Prometheus is { } prometheus)
+        {
+            MetricsListener.AddTo(builder, prometheus);
+        }
 
         var app = builder.Build();
         try
@@ -95,6 +105,11 @@ internal static partial class ServerHost
         {
             await app.DisposeAsync();
             throw;
+        }
+
+        if (options.Prometheus is not null)
+        {
+            MetricsListener.Use(app, app.Services.GetRequiredService<ServerMetrics>().Registry);
         }
 
         // The admin API only on the Unix socket, the agent API only on the TLS port.

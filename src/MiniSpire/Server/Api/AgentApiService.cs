@@ -8,6 +8,7 @@ using MiniSpire.Proto;
 using MiniSpire.Server.Ca;
 using MiniSpire.Server.Datastore;
 using MiniSpire.Server.Entries;
+using MiniSpire.Telemetry;
 using Spiffe;
 
 namespace MiniSpire.Server.Api;
@@ -23,10 +24,12 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
     private readonly AgentAuthenticator _authenticator;
     private readonly TimeProvider _time;
     private readonly ILogger<AgentApiService> _logger;
+    private readonly ServerMetrics? _metrics;
 
     public AgentApiService(
-        ServerOptions options, ServerCa ca, SqliteDataStore store, AgentAuthenticator authenticator, TimeProvider time, ILogger<AgentApiService> logger)
+        ServerOptions options, ServerCa ca, SqliteDataStore store, AgentAuthenticator authenticator, TimeProvider time, ILogger<AgentApiService> logger, ServerMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options;
         _ca = ca;
         _store = store;
@@ -39,16 +42,28 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
     {
         if (request.Attestation is null || request.Attestation.Type != JoinTokenAttestor)
         {
+            _metrics?.AttestationFailed(ServerMetrics.UnsupportedAttestor);
             throw Refuse(StatusCode.InvalidArgument, context.Peer, $"unsupported node attestor \"{request.Attestation?.Type}\" (supported: {JoinTokenAttestor})");
         }
 
         var token = Encoding.UTF8.GetString(request.Attestation.Payload.Span);
         if (token.Length == 0 || token.Any(c => !(char.IsAsciiLetterOrDigit(c) || c == '-')))
         {
+            _metrics?.AttestationFailed(ServerMetrics.MalformedToken);
             throw Refuse(StatusCode.InvalidArgument, context.Peer, "the join token is empty or malformed");
         }
 
-        var publicKey = ReadCsr(request.Csr.ToByteArray(), context.Peer);
+        PublicKey publicKey;
+        try
+        {
+            publicKey = ReadCsr(request.Csr.ToByteArray(), context.Peer);
+        }
+        catch (RpcException)
+        {
+            _metrics?.AttestationFailed(ServerMetrics.InvalidCsr);
+            throw;
+        }
+
         var agentId = SpiffeId.FromSegments(_options.TrustDomain, "spire", "agent", JoinTokenAttestor, token);
         var chain = _ca.SignX509Svid(publicKey, agentId, [], _options.DefaultX509SvidTtl);
         var now = _time.GetUtcNow();
@@ -64,8 +79,10 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
         switch (await _store.RedeemJoinTokenAsync(token, now.ToUnixTimeSeconds(), agent, context.CancellationToken))
         {
             case JoinTokenOutcome.NotFound:
+                _metrics?.AttestationFailed(ServerMetrics.UnknownToken);
                 throw Refuse(StatusCode.PermissionDenied, context.Peer, "failed to attest: join token does not exist or has already been used");
             case JoinTokenOutcome.Expired:
+                _metrics?.AttestationFailed(ServerMetrics.ExpiredToken);
                 throw Refuse(StatusCode.PermissionDenied, context.Peer, "failed to attest: join token expired");
         }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using MiniSpire.Config;
 using MiniSpire.Server.Datastore;
+using MiniSpire.Telemetry;
 using Spiffe;
 using Spiffe.Jwt;
 using Spiffe.X509;
@@ -47,6 +48,7 @@ internal sealed partial class ServerCa : IDisposable
     private readonly SqliteDataStore _store;
     private readonly TimeProvider _time;
     private readonly ILogger<ServerCa> _logger;
+    private readonly ServerMetrics? _metrics;
     private readonly SemaphoreSlim _rotationLock = new(1, 1);
     private readonly Lock _signingLock = new();
     private X509Certificate2? _upstreamCertificate;
@@ -55,8 +57,9 @@ internal sealed partial class ServerCa : IDisposable
     private IReadOnlyList<X509Certificate2> _upstreamIntermediates = [];
     private volatile AuthoritySnapshot? _snapshot;
 
-    public ServerCa(ServerOptions options, SqliteDataStore store, TimeProvider time, ILogger<ServerCa> logger)
+    public ServerCa(ServerOptions options, SqliteDataStore store, TimeProvider time, ILogger<ServerCa> logger, ServerMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options;
         _store = store;
         _time = time;
@@ -175,6 +178,7 @@ internal sealed partial class ServerCa : IDisposable
             leaf = CredentialBuilder.CreateX509Svid(ca, subjectKey, id, dnsNames, _time.GetUtcNow(), ttl);
         }
 
+        _metrics?.X509SvidSigned();
         return [leaf, .. ca.ChainAboveLeaf(snapshot.SelfSigned)];
     }
 
@@ -189,10 +193,14 @@ internal sealed partial class ServerCa : IDisposable
             expiresAt = key.NotAfter;
         }
 
+        string token;
         lock (_signingLock)
         {
-            return (CredentialBuilder.CreateJwtSvid(key, id, audience, now, expiresAt, _options.JwtIssuer), now, expiresAt);
+            token = CredentialBuilder.CreateJwtSvid(key, id, audience, now, expiresAt, _options.JwtIssuer);
         }
+
+        _metrics?.JwtSvidSigned();
+        return (token, now, expiresAt);
     }
 
     private AuthorityRecord NewX509Record(DateTimeOffset now, AuthorityState state)
