@@ -11,9 +11,9 @@ namespace SpiffeHelper.Health;
 /// <summary>
 /// The health listener: answers <c>GET</c> on the liveness and readiness paths with 200 or 503 and the
 /// Go tool's JSON shape, <c>{"status": ..., "health": {"file_write_statuses": {...}}}</c>. A minimal
-/// HTTP/1.1 responder on a TCP socket: two read-only paths need no web framework, and this keeps the
-/// Native AOT binary small and free of trim warnings.
-/// Also serves the Prometheus metrics at <see cref="HealthOptions.MetricsPath"/> when given <paramref name="metrics"/>.
+/// HTTP/1.1 responder on a TCP socket: a few read-only paths need no web framework, and this keeps the
+/// Native AOT binary small and free of trim warnings. Also serves the Prometheus metrics at
+/// <see cref="HealthOptions.MetricsPath"/> when given <paramref name="metrics"/>.
 /// </summary>
 internal sealed partial class HealthServer(HealthOptions options, HealthState state, ILogger<HealthServer> logger, HelperMetrics? metrics = null) : IAsyncDisposable
 {

@@ -41,6 +41,9 @@ public sealed class PidFileSignallerTests : IDisposable
         // A later renewal signals at once, without any retry.
         signaller.Request();
         await Wait.UntilAsync(() => app.Hups == 2, "the second SIGHUP");
+
+        // The log line follows kill(2), so the app may count the signal first: wait for it, then check there was one.
+        await Wait.UntilAsync(() => logger.Count(311) >= 1, "the signal to be logged");
         Assert.Equal(1, logger.Count(311));
 
         await stop.CancelAsync();
