@@ -666,12 +666,12 @@ internal static partial class ConfigLoader
                     }
                 }
 
-                if (string.IsNullOrEmpty(audience))
+                if (string.IsNullOrEmpty(item.JwtAudience))
                 {
                     Error(prefix, "jwt_audience is missing or empty: every JWT-SVID needs the audience it is for");
                 }
 
-                if (string.IsNullOrEmpty(fileName))
+                if (string.IsNullOrEmpty(item.JwtSvidFileName))
                 {
                     Error(prefix, "jwt_svid_file_name is missing or empty: every JWT-SVID needs the file it is written to");
                 }
@@ -695,7 +695,7 @@ internal static partial class ConfigLoader
                     ("jwt_bundle_file_mode", model.JwtBundleFileMode is not null), ("signal_on_jwt_update", model.SignalOnJwtUpdate is not null),
                 })
                 {
-                    if (set && model.JwtSvids is not { Count: > 0 })
+                    if (set && model.JwtSvids is not { Count: > 0 } && !_outputKeyRejected)
                     {
                         Error(key, "is set but there is no JWT output; set jwt_svids and/or jwt_bundle_file_name");
                     }
