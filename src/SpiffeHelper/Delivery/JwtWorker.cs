@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Spiffe;
@@ -32,7 +33,7 @@ internal sealed partial class JwtWorker
     private readonly Lock _lock = new();
     private JwtBundleSet? _bundles;
     private TaskCompletionSource _bundlesChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile bool _receivedValid;
+    private readonly ConcurrentDictionary<string, bool> _validated = new(StringComparer.Ordinal);
 
     /// <summary>Creates the worker and registers its outputs with <paramref name="health"/>; <paramref name="onWritten"/> gets the file name after every successful write.</summary>
     public JwtWorker(HelperOptions options, WorkloadApiClient client, FileSetWriter writer, HealthState health, Func<string, Task> onWritten, TimeProvider time, ILogger<JwtWorker> logger)
@@ -92,7 +93,9 @@ internal sealed partial class JwtWorker
 
         if (cancellationToken.IsCancellationRequested && once)
         {
-            return _receivedValid ? WorkerOutcome.TimedOutWriting : WorkerOutcome.TimedOutWaiting;
+            // Exit code 4 only when everything valid arrived and a write failed; anything still awaiting valid content is exit code 3.
+            var allValidated = _validated.ContainsKey(BundleOutputName) && _jwt.Svids.All(s => _validated.ContainsKey(s.FileName));
+            return allValidated ? WorkerOutcome.TimedOutWriting : WorkerOutcome.TimedOutWaiting;
         }
 
         return WorkerOutcome.Completed;
@@ -130,7 +133,7 @@ internal sealed partial class JwtWorker
             return false;
         }
 
-        _receivedValid = true;
+        _validated[BundleOutputName] = true;
         SetBundles(bundles);
         if (_jwt.BundleFileName is not { } fileName)
         {
@@ -221,7 +224,7 @@ internal sealed partial class JwtWorker
             return null;
         }
 
-        _receivedValid = true;
+        _validated[output.FileName] = true;
         var content = new FileContent(output.FileName, JwtFiles.TokenFile(svid), _jwt.SvidFileMode, IsSecret: true);
         try
         {
