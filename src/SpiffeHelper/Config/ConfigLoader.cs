@@ -617,7 +617,7 @@ internal static partial class ConfigLoader
             {
                 foreach (var (key, value) in new[] { ("pkcs12_password", password), ("pkcs12_password_file", passwordFile) })
                 {
-                    if (value is not null)
+                    if (!string.IsNullOrEmpty(value))
                     {
                         Error(key, "is set but neither pkcs12_keystore_file_name nor pkcs12_truststore_file_name is; set the store(s) it protects");
                     }
@@ -689,18 +689,6 @@ internal static partial class ConfigLoader
             var bundleMode = Mode("jwt_bundle_file_mode", model.JwtBundleFileMode, UnixFileMode.UserRead | UnixFileMode.UserWrite);
             if (svids.Count == 0 && bundleFileName is null)
             {
-                foreach (var (key, set) in new[]
-                {
-                    ("jwt_bundle_format", model.JwtBundleFormat is not null), ("jwt_svid_file_mode", model.JwtSvidFileMode is not null),
-                    ("jwt_bundle_file_mode", model.JwtBundleFileMode is not null), ("signal_on_jwt_update", model.SignalOnJwtUpdate is not null),
-                })
-                {
-                    if (set && model.JwtSvids is not { Count: > 0 } && !_outputKeyRejected)
-                    {
-                        Error(key, "is set but there is no JWT output; set jwt_svids and/or jwt_bundle_file_name");
-                    }
-                }
-
                 return null;
             }
 

@@ -132,7 +132,6 @@ public sealed class ConfigLoaderOutputTests
     [InlineData("pkcs12_truststore_file_name = \"ts.p12\"", "pkcs12_truststore_file_name", "needs a password: set pkcs12_password")]
     [InlineData("pkcs12_password = \"\"\npkcs12_keystore_file_name = \"ks.p12\"", "pkcs12_password", "must not be empty")]
     [InlineData("pkcs12_password_file = \"/pw\"", "pkcs12_password_file", "neither pkcs12_keystore_file_name nor pkcs12_truststore_file_name")]
-    [InlineData("jwt_bundle_format = \"go\"", "jwt_bundle_format", "there is no JWT output")]
     [InlineData("jwt_svids = [{ jwt_audience = \"${AUD}\", jwt_svid_file_name = \"a.token\" }]", "jwt_svids[0].jwt_audience", "environment variable \"AUD\" is not set")]
     public void Parse_BadNewKey_NamesItAndWhatIsValid(string line, string key, string reason)
     {
@@ -142,6 +141,20 @@ public sealed class ConfigLoaderOutputTests
         Assert.Equal(key, error.Key);
         Assert.NotNull(error.Line);
         Assert.Contains(reason, error.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_TheExampleFile_ParsesWithEveryKeyAtItsDefault()
+    {
+        var text = System.IO.File.ReadAllText(Path.Combine(Spiffe.Testing.ProcessRunner.RepositoryRoot, "helper.conf.example"));
+
+        var result = Parse(text);
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Null(result.Options!.Jwt);
+        Assert.Null(result.Options.X509!.Pkcs12);
+        Assert.Null(result.Options.X509.CombinedFileName);
+        Assert.Null(result.Options.X509.TrustBundlesDirName);
     }
 
     [Fact]
