@@ -33,7 +33,9 @@ internal sealed partial class JwtWorker
     private readonly Lock _lock = new();
     private JwtBundleSet? _bundles;
     private TaskCompletionSource _bundlesChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private const string FetchFailed = "fetch_failed";
     private readonly ConcurrentDictionary<string, bool> _validated = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _written = new(StringComparer.Ordinal);
 
     /// <summary>Creates the worker and registers its outputs with <paramref name="health"/>; <paramref name="onWritten"/> gets the file name after every successful write.</summary>
     public JwtWorker(HelperOptions options, WorkloadApiClient client, FileSetWriter writer, HealthState health, Func<string, Task> onWritten, TimeProvider time, ILogger<JwtWorker> logger)
@@ -204,7 +206,7 @@ internal sealed partial class JwtWorker
         }
         catch (RpcException e) when (WorkloadApiClient.IsRetryable(e.StatusCode) && !cancellationToken.IsCancellationRequested)
         {
-            Failed(output.FileName, "fetch_failed", $"the Workload API at {_client.Address.Text} answered {e.StatusCode}: {e.Status.Detail}", output.Audience);
+            Failed(output.FileName, FetchFailed, $"the Workload API at {_client.Address.Text} answered {e.StatusCode}: {e.Status.Detail}", output.Audience);
             return null;
         }
         catch (WorkloadApiResponseException e)
@@ -248,6 +250,7 @@ internal sealed partial class JwtWorker
     /// <summary>The one place a JWT output is recorded as written. <paramref name="audience"/> is null for the bundle.</summary>
     private void Succeeded(string output, DateTimeOffset? expiresAt, string? audience, SpiffeId? subject)
     {
+        _written[output] = true;
         _health.OutputWritten(output, expiresAt);
         if (audience is null)
         {
@@ -262,7 +265,13 @@ internal sealed partial class JwtWorker
     /// <summary>The one place a JWT output is recorded as not updated; the previous file stays. Never given a token or key.</summary>
     private void Failed(string output, string status, string reason, string? audience)
     {
-        _health.OutputFailed(output, status, reason);
+        // The agent being briefly unreachable is not bad input: a file already written stays ready until
+        // it expires (HealthState checks expiry); only what was received and refused, or not writable, is not ready.
+        if (status != FetchFailed || !_written.ContainsKey(output))
+        {
+            _health.OutputFailed(output, status, reason);
+        }
+
         if (audience is null)
         {
             Log.BundleFailed(_logger, output, reason);
@@ -299,11 +308,11 @@ internal sealed partial class JwtWorker
             }
             catch (RpcException e) when (WorkloadApiClient.IsRetryable(e.StatusCode) && !cancellationToken.IsCancellationRequested)
             {
-                Failed(BundleOutputName, "fetch_failed", $"cannot learn the own trust domain: the Workload API at {_client.Address.Text} answered {e.StatusCode}: {e.Status.Detail}", audience: null);
+                Failed(BundleOutputName, FetchFailed, $"cannot learn the own trust domain: the Workload API at {_client.Address.Text} answered {e.StatusCode}: {e.Status.Detail}", audience: null);
             }
             catch (WorkloadApiResponseException e)
             {
-                Failed(BundleOutputName, "fetch_failed", $"cannot learn the own trust domain: {e.Message}", audience: null);
+                Failed(BundleOutputName, FetchFailed, $"cannot learn the own trust domain: {e.Message}", audience: null);
             }
 
             await Task.Delay(retry, _time, cancellationToken);

@@ -223,16 +223,17 @@ public sealed class JwtOutputTests : IAsyncLifetime, IDisposable
         }
     }
 
+    /// <summary>The /ready body (200 or 503), or "" while the listener is not up yet.</summary>
     private static async Task<string> ReadyBody(HttpClient http)
     {
         try
         {
-            return await http.GetStringAsync(new Uri("/ready", UriKind.Relative)).ConfigureAwait(false);
+            using var response = await http.GetAsync(new Uri("/ready", UriKind.Relative));
+            return await response.Content.ReadAsStringAsync();
         }
         catch (HttpRequestException)
         {
-            using var response = await http.GetAsync(new Uri("/ready", UriKind.Relative));
-            return await response.Content.ReadAsStringAsync();
+            return string.Empty;
         }
     }
 
