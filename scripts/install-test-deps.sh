@@ -20,6 +20,8 @@ command -v node >/dev/null 2>&1 || needed+=(nodejs)
 command -v npm >/dev/null 2>&1 || needed+=(npm)
 # chattr: SpiffeHelper tests make a directory immutable to simulate a failed write, even as root.
 command -v chattr >/dev/null 2>&1 || needed+=(e2fsprogs)
+# Java's keytool opens the helper's PKCS#12 keystore and truststore in end-to-end tests.
+command -v keytool >/dev/null 2>&1 || needed+=(default-jdk-headless)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   echo "installing: ${needed[*]}" >&2

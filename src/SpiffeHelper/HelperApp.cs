@@ -109,20 +109,40 @@ internal static partial class HelperApp
             return ExitCodes.RuntimeFailure;
         }
 
-        var x509 = options.X509;
-        var health = new HealthState([x509.SvidFileName, x509.KeyFileName, x509.BundleFileName], time);
+        var health = new HealthState(options.X509?.FileNames ?? [], time);
         var writer = new FileSetWriter(options.CertDir, options.WriteStrategy, time);
         var metrics = new HelperMetrics(Version, () => health.Report().Ready, time);
         using var client = new WorkloadApiClient(
             new WorkloadApiClientOptions { Address = options.AgentAddress, TimeProvider = time, OnFailure = metrics.WorkloadApiFailed, OnReconnected = metrics.StreamReconnected },
             loggerFactory.CreateLogger<WorkloadApiClient>());
+        var jwtFailures = new JwtClientFailures();
+        using var jwtClient = options.Jwt is null ? null : CreateJwtClient(options, loggerFactory, time, jwtFailures, metrics);
+        JwtWorker? NewJwtWorker(Func<string, Task> onWritten)
+        {
+            if (jwtClient is null)
+            {
+                return null;
+            }
+
+            // JWT files change on their own schedule, so each is replaced alone, by rename, whatever write_strategy says.
+            var jwtWorker = new JwtWorker(options, jwtClient, new FileSetWriter(options.CertDir, WriteStrategy.Rename, time), health, onWritten, time, loggerFactory.CreateLogger<JwtWorker>(), metrics);
+            jwtFailures.Worker = jwtWorker;
+            return jwtWorker;
+        }
 
         if (!options.DaemonMode)
         {
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
             deadline.CancelAfter(options.OneShotTimeout);
-            var oneShot = new X509Worker(options, client, writer, health, () => Task.CompletedTask, time, loggerFactory.CreateLogger<X509Worker>());
-            var outcome = await oneShot.RunAsync(once: true, deadline.Token);
+            var oneShot = options.X509 is null ? null : new X509Worker(options, client, writer, health, () => Task.CompletedTask, time, loggerFactory.CreateLogger<X509Worker>());
+            var jwtOneShot = NewJwtWorker(_ => Task.CompletedTask);
+            var outcomes = await Task.WhenAll(
+                oneShot?.RunAsync(once: true, deadline.Token) ?? Task.FromResult(WorkerOutcome.Completed),
+                jwtOneShot?.RunAsync(once: true, deadline.Token) ?? Task.FromResult(WorkerOutcome.Completed));
+            var outcome = outcomes.Contains(WorkerOutcome.FatalWorkloadApiError) ? WorkerOutcome.FatalWorkloadApiError
+                : outcomes.Contains(WorkerOutcome.TimedOutWaiting) ? WorkerOutcome.TimedOutWaiting
+                : outcomes.Contains(WorkerOutcome.TimedOutWriting) ? WorkerOutcome.TimedOutWriting
+                : WorkerOutcome.Completed;
             if (stop.IsCancellationRequested)
             {
                 Log.StoppedBySignal(logger);
@@ -179,9 +199,18 @@ internal static partial class HelperApp
                 pidSignaller?.Request();
             }
 
-            var worker = new X509Worker(options, client, writer, health, OnWritten, time, loggerFactory.CreateLogger<X509Worker>(), metrics);
-            var outcome = await worker.RunAsync(once: false, stop);
-            if (outcome == WorkerOutcome.FatalWorkloadApiError)
+            const string X509Output = "x509";
+            var notifier = new UpdateNotifier([.. options.X509 is null ? Array.Empty<string>() : [X509Output], .. options.Jwt?.FileNames ?? []], OnWritten);
+            using var workersStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            var worker = options.X509 is null ? null : new X509Worker(options, client, writer, health, () => notifier.WrittenAsync(X509Output, notifies: true), time, loggerFactory.CreateLogger<X509Worker>(), metrics);
+            var jwtWorker = NewJwtWorker(name => notifier.WrittenAsync(name, options.Jwt!.SignalOnUpdate));
+            var running = new[] { worker?.RunAsync(once: false, workersStop.Token), jwtWorker?.RunAsync(once: false, workersStop.Token) }.OfType<Task<WorkerOutcome>>().ToList();
+
+            // Either worker ending before the stop means the Workload API refused for good: stop the other too.
+            await Task.WhenAny(running);
+            await workersStop.CancelAsync();
+            var outcomes = await Task.WhenAll(running);
+            if (outcomes.Contains(WorkerOutcome.FatalWorkloadApiError))
             {
                 return ExitCodes.RuntimeFailure;
             }
@@ -197,6 +226,37 @@ internal static partial class HelperApp
             if (healthServer is not null)
             {
                 await healthServer.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The JWT output's own Workload API connection, so that a JWT bundle update the client drops as invalid
+    /// (reported through OnFailure) marks the JWT output not ready without touching the X.509 client.
+    /// </summary>
+    private static WorkloadApiClient CreateJwtClient(HelperOptions options, ILoggerFactory loggerFactory, TimeProvider time, JwtClientFailures sink, HelperMetrics metrics) => new WorkloadApiClient(
+            new WorkloadApiClientOptions
+            {
+                Address = options.AgentAddress,
+                TimeProvider = time,
+                OnFailure = failure =>
+                {
+                    metrics.WorkloadApiFailed(failure);
+                    sink.Report(failure);
+                },
+                OnReconnected = metrics.StreamReconnected,
+            },
+            loggerFactory.CreateLogger<WorkloadApiClient>());
+
+    private sealed class JwtClientFailures
+    {
+        public JwtWorker? Worker { get; set; }
+
+        public void Report(WorkloadApiFailure failure)
+        {
+            if (failure.Rpc == "FetchJWTBundles" && failure.Kind == WorkloadApiFailureKind.InvalidResponse)
+            {
+                Worker?.BundleUpdateRejected(failure.Exception.Message);
             }
         }
     }

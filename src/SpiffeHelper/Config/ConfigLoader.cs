@@ -38,7 +38,11 @@ internal static partial class ConfigLoader
         Integer,
         FileMode,
         Table,
+        StringArray,
+        TableArray,
     }
+
+    private const string JwtSvidsKey = "jwt_svids";
 
     private static readonly Dictionary<string, Kind> RootKeys = new(StringComparer.Ordinal)
     {
@@ -65,6 +69,25 @@ internal static partial class ConfigLoader
         ["log_level"] = Kind.String,
         ["log_format"] = Kind.String,
         ["health_checks"] = Kind.Table,
+        ["svid_combined_file_name"] = Kind.String,
+        ["trust_bundles_dir_name"] = Kind.String,
+        ["pkcs12_keystore_file_name"] = Kind.String,
+        ["pkcs12_truststore_file_name"] = Kind.String,
+        ["pkcs12_password"] = Kind.String,
+        ["pkcs12_password_file"] = Kind.String,
+        [JwtSvidsKey] = Kind.TableArray,
+        ["jwt_svid_file_mode"] = Kind.FileMode,
+        ["jwt_bundle_file_name"] = Kind.String,
+        ["jwt_bundle_file_mode"] = Kind.FileMode,
+        ["jwt_bundle_format"] = Kind.String,
+        ["signal_on_jwt_update"] = Kind.Boolean,
+    };
+
+    private static readonly Dictionary<string, Kind> JwtSvidKeys = new(StringComparer.Ordinal)
+    {
+        ["jwt_audience"] = Kind.String,
+        ["jwt_extra_audiences"] = Kind.StringArray,
+        ["jwt_svid_file_name"] = Kind.String,
     };
 
     private static readonly Dictionary<string, Kind> HealthKeys = new(StringComparer.Ordinal)
@@ -178,11 +201,29 @@ internal static partial class ConfigLoader
             CheckKeyValue(keyValue, [], file, errors, lines, rejected);
         }
 
+        var jwtSvidIndex = 0;
         foreach (var table in document.Tables)
         {
             var line = table.Span.Start.Line + 1;
             var name = table.Name is null ? [] : KeyPath(table.Name);
             var dotted = string.Join('.', name);
+            if (table is TableArraySyntax && name is [JwtSvidsKey])
+            {
+                // [[jwt_svids]] is the TOML spelling of one more item of jwt_svids = [{ ... }].
+                var itemName = $"{JwtSvidsKey}[{jwtSvidIndex++}]";
+                lines[JwtSvidsKey] = line;
+                lines[itemName] = line;
+                foreach (var item in table.Items)
+                {
+                    if (item is KeyValueSyntax keyValue)
+                    {
+                        CheckKeyValue(keyValue, [itemName], file, errors, lines, rejected);
+                    }
+                }
+
+                continue;
+            }
+
             if (table is TableArraySyntax)
             {
                 errors.Add(new ConfigError(file, line, dotted, "an array of tables ([[...]]) is not a valid setting here"));
@@ -235,6 +276,11 @@ internal static partial class ConfigLoader
             keys = HealthKeys;
             key = path[1];
         }
+        else if (path.Length == 2 && path[0].StartsWith(JwtSvidsKey + "[", StringComparison.Ordinal))
+        {
+            keys = JwtSvidKeys;
+            key = path[1];
+        }
         else
         {
             errors.Add(new ConfigError(file, line, dotted, UnknownKeyReason(dotted, RootKeys.Keys)));
@@ -255,6 +301,8 @@ internal static partial class ConfigLoader
             (Kind.Integer, IntegerValueSyntax) => true,
             (Kind.FileMode, IntegerValueSyntax or StringValueSyntax) => true,
             (Kind.Table, InlineTableSyntax) => true,
+            (Kind.StringArray, ArraySyntax array) => array.Items.All(i => i.Value is StringValueSyntax),
+            (Kind.TableArray, ArraySyntax array) => array.Items.All(i => i.Value is InlineTableSyntax),
             _ => false,
         };
 
@@ -266,9 +314,32 @@ internal static partial class ConfigLoader
                 Kind.Boolean => "a boolean (true or false, without quotes)",
                 Kind.Integer => "an integer",
                 Kind.FileMode => "a file mode, written 0o644 or \"0644\"",
+                Kind.StringArray => "an array of strings, such as [\"a\", \"b\"]",
+                Kind.TableArray => "an array of tables, such as [{ jwt_audience = \"api\", jwt_svid_file_name = \"api.token\" }]",
                 _ => "a table ([" + dotted + "])",
             };
             errors.Add(new ConfigError(file, line, dotted, $"must be {expected}, not {Describe(value)}"));
+            return;
+        }
+
+        if (kind == Kind.TableArray && value is ArraySyntax tables)
+        {
+            var index = 0;
+            foreach (var item in tables.Items)
+            {
+                var itemName = $"{dotted}[{index++}]";
+                var itemLine = item.Span.Start.Line + 1;
+                lines[itemName] = itemLine;
+                foreach (var inner in ((InlineTableSyntax)item.Value!).Items)
+                {
+                    if (inner.KeyValue is { } keyValue)
+                    {
+                        string[] innerPath = [itemName, .. keyValue.Key is null ? [] : KeyPath(keyValue.Key)];
+                        CheckValue(innerPath, keyValue.Value, itemLine, file, errors, lines);
+                    }
+                }
+            }
+
             return;
         }
 
@@ -299,11 +370,6 @@ internal static partial class ConfigLoader
 
     private static string UnknownKeyReason(string key, IEnumerable<string> valid)
     {
-        if (key.StartsWith("jwt_", StringComparison.Ordinal))
-        {
-            return "unknown key; JWT-SVID and JWT bundle output are not implemented in this version, only X.509 output";
-        }
-
         var candidates = valid.ToList();
         var nearest = candidates.MinBy(c => ConfigValues.Distance(key, c));
         if (nearest is not null && ConfigValues.Distance(key, nearest) <= Math.Max(2, key.Length / 3))
@@ -335,8 +401,15 @@ internal static partial class ConfigLoader
     /// <summary>Turns the deserialized model into options, adding an error for every bad value.</summary>
     private sealed class Validator(string file, Dictionary<string, int> lines, Func<string, string?> environment, List<ConfigError> errors)
     {
+        private string _workingDirectory = string.Empty;
+        private bool _outputKeyRejected;
+
         public HelperOptions? Build(HelperConfigFile model, bool? daemonModeOverride, string workingDirectory)
         {
+            _workingDirectory = workingDirectory;
+
+            // An output key already reported as wrong must not also produce "no output is configured".
+            _outputKeyRejected = errors.Any(e => e.Key is { } k && (k.StartsWith("svid_", StringComparison.Ordinal) || k.StartsWith("jwt_", StringComparison.Ordinal) || k.StartsWith("pkcs12_", StringComparison.Ordinal) || k == "trust_bundles_dir_name"));
             var agentAddressText = Expand("agent_address", model.AgentAddress);
             var cmd = Expand("cmd", model.Cmd);
             var cmdArgsText = Expand("cmd_args", model.CmdArgs);
@@ -416,10 +489,24 @@ internal static partial class ConfigLoader
 
             var names = new[] { ("svid_file_name", svidFileName), ("svid_key_file_name", keyFileName), ("svid_bundle_file_name", bundleFileName) };
             var set = names.Where(n => !string.IsNullOrEmpty(n.Item2)).ToList();
+            var combinedFileName = Expand("svid_combined_file_name", model.SvidCombinedFileName).NullIfEmpty();
+            var trustBundlesDirName = Expand("trust_bundles_dir_name", model.TrustBundlesDirName).NullIfEmpty();
+            var pkcs12 = Pkcs12(model);
+            var x509Extras = new[] { ("svid_combined_file_name", combinedFileName), ("trust_bundles_dir_name", trustBundlesDirName), ("pkcs12_keystore_file_name", pkcs12?.KeystoreFileName), ("pkcs12_truststore_file_name", pkcs12?.TruststoreFileName) }
+                .Where(n => n.Item2 is not null).ToList();
+            var jwt = Jwt(model);
+            var outputs = new List<(string Key, string Name)>();
             X509OutputOptions? x509 = null;
             if (set.Count == 0)
             {
-                Error(null, "no output is configured: set svid_file_name, svid_key_file_name and svid_bundle_file_name (X.509 output is the only output this version writes)");
+                if (x509Extras.Count > 0)
+                {
+                    Error(x509Extras[0].Item1, $"needs the X.509 output: set svid_file_name, svid_key_file_name and svid_bundle_file_name as well ({string.Join(", ", x509Extras.Select(n => n.Item1))} are written from the same SVID)");
+                }
+                else if (jwt is null && !_outputKeyRejected)
+                {
+                    Error(null, "no output is configured: set svid_file_name, svid_key_file_name and svid_bundle_file_name for X.509 output, and/or jwt_svids or jwt_bundle_file_name for JWT output");
+                }
             }
             else if (set.Count < 3)
             {
@@ -428,20 +515,42 @@ internal static partial class ConfigLoader
             }
             else
             {
-                foreach (var (key, name) in names)
+                outputs.AddRange(names.Select(n => (n.Item1, n.Item2!)));
+                outputs.AddRange(x509Extras.Select(n => (n.Item1, n.Item2!)));
+                x509 = new X509OutputOptions(svidFileName!, keyFileName!, bundleFileName!, model.AddIntermediatesToBundle ?? false, model.IncludeFederatedDomains ?? false)
                 {
-                    if (name!.Contains('/', StringComparison.Ordinal) || name is "." or ".." || name.StartsWith("..", StringComparison.Ordinal))
-                    {
-                        Error(key, $"\"{name}\" must be a plain file name inside cert_dir (no \"/\", not starting with \"..\")");
-                    }
-                }
+                    CombinedFileName = combinedFileName,
+                    TrustBundlesDirName = trustBundlesDirName,
+                    Pkcs12 = pkcs12,
+                };
+            }
 
-                if (names.Select(n => n.Item2).Distinct(StringComparer.Ordinal).Count() < 3)
+            if (jwt is not null)
+            {
+                outputs.AddRange(jwt.Svids.Select((s, i) => ($"{JwtSvidsKey}[{i}].jwt_svid_file_name", s.FileName)));
+                if (jwt.BundleFileName is { } jwtBundle)
                 {
-                    Error("svid_file_name", "svid_file_name, svid_key_file_name and svid_bundle_file_name must be three different names");
+                    outputs.Add(("jwt_bundle_file_name", jwtBundle));
                 }
+            }
 
-                x509 = new X509OutputOptions(svidFileName!, keyFileName!, bundleFileName!, model.AddIntermediatesToBundle ?? false, model.IncludeFederatedDomains ?? false);
+            foreach (var (key, name) in outputs)
+            {
+                if (name.Contains('/', StringComparison.Ordinal) || name is "." or ".." || name.StartsWith("..", StringComparison.Ordinal))
+                {
+                    Error(key, $"\"{name}\" must be a plain file name inside cert_dir (no \"/\", not starting with \"..\")");
+                }
+            }
+
+            foreach (var duplicate in outputs.GroupBy(o => o.Name, StringComparer.Ordinal).Where(g => g.Count() > 1))
+            {
+                var keys = duplicate.Select(d => d.Key).ToList();
+                Error(keys[1], $"\"{duplicate.Key}\" is also the file name of {string.Join(" and ", keys.Where(k => k != keys[1]))}; every output needs its own file name");
+            }
+
+            if (x509 is null && jwt is not null && !jwt.SignalOnUpdate && !string.IsNullOrEmpty(cmd))
+            {
+                Error("cmd", "is set but nothing would start it: with JWT output only, set signal_on_jwt_update = true so that JWT updates start and signal cmd");
             }
 
             var health = HealthOptions.Default;
@@ -478,7 +587,7 @@ internal static partial class ConfigLoader
                 }
             }
 
-            if (errors.Count > 0 || agentAddress is null || x509 is null)
+            if (errors.Count > 0 || agentAddress is null || (x509 is null && jwt is null))
             {
                 return null;
             }
@@ -496,6 +605,7 @@ internal static partial class ConfigLoader
                 CertDir = certDir,
                 RenewSignal = renewSignal,
                 X509 = x509,
+                Jwt = jwt,
                 OmitExpired = model.OmitExpired ?? false,
                 CertFileMode = certMode,
                 KeyFileMode = keyMode,
@@ -507,6 +617,94 @@ internal static partial class ConfigLoader
                 LogFormat = logFormat,
                 Health = health,
             };
+        }
+
+        private Pkcs12Options? Pkcs12(HelperConfigFile model)
+        {
+            var keystore = Expand("pkcs12_keystore_file_name", model.Pkcs12KeystoreFileName).NullIfEmpty();
+            var truststore = Expand("pkcs12_truststore_file_name", model.Pkcs12TruststoreFileName).NullIfEmpty();
+            var password = Expand("pkcs12_password", model.Pkcs12Password);
+            var passwordFile = Expand("pkcs12_password_file", model.Pkcs12PasswordFile).NullIfEmpty();
+            if (keystore is null && truststore is null)
+            {
+                foreach (var (key, value) in new[] { ("pkcs12_password", password), ("pkcs12_password_file", passwordFile) })
+                {
+                    if (!string.IsNullOrEmpty(value))
+                    {
+                        Error(key, "is set but neither pkcs12_keystore_file_name nor pkcs12_truststore_file_name is; set the store(s) it protects");
+                    }
+                }
+
+                return null;
+            }
+
+            var storeKey = keystore is not null ? "pkcs12_keystore_file_name" : "pkcs12_truststore_file_name";
+            if (password is not null && passwordFile is not null)
+            {
+                Error("pkcs12_password_file", "is set together with pkcs12_password; set only one of them");
+            }
+            else if (password is null && passwordFile is null)
+            {
+                Error(storeKey, "needs a password: set pkcs12_password (a value or \"${ENV_VAR}\") or pkcs12_password_file (a file holding it)");
+            }
+            else if (password is { Length: 0 })
+            {
+                Error("pkcs12_password", "must not be empty (Java's keytool refuses keystores without a password)");
+            }
+
+            return new Pkcs12Options(keystore, truststore, password, passwordFile is null ? null : Path.GetFullPath(passwordFile, _workingDirectory));
+        }
+
+        private JwtOutputOptions? Jwt(HelperConfigFile model)
+        {
+            var svids = new List<JwtSvidOutput>();
+            for (var i = 0; i < (model.JwtSvids?.Count ?? 0); i++)
+            {
+                var item = model.JwtSvids![i];
+                var prefix = $"{JwtSvidsKey}[{i}]";
+                var audience = Expand(prefix + ".jwt_audience", item.JwtAudience);
+                var fileName = Expand(prefix + ".jwt_svid_file_name", item.JwtSvidFileName);
+                var extras = new List<string>();
+                foreach (var extra in item.JwtExtraAudiences ?? [])
+                {
+                    var expanded = Expand(prefix + ".jwt_extra_audiences", extra);
+                    if (expanded is { Length: 0 })
+                    {
+                        Error(prefix + ".jwt_extra_audiences", "must not contain an empty audience");
+                    }
+                    else if (expanded is not null)
+                    {
+                        extras.Add(expanded);
+                    }
+                }
+
+                if (string.IsNullOrEmpty(item.JwtAudience))
+                {
+                    Error(prefix, "jwt_audience is missing or empty: every JWT-SVID needs the audience it is for");
+                }
+
+                if (string.IsNullOrEmpty(item.JwtSvidFileName))
+                {
+                    Error(prefix, "jwt_svid_file_name is missing or empty: every JWT-SVID needs the file it is written to");
+                }
+
+                if (!string.IsNullOrEmpty(audience) && !string.IsNullOrEmpty(fileName))
+                {
+                    svids.Add(new JwtSvidOutput(audience, [.. extras.Where(e => e != audience).Distinct(StringComparer.Ordinal)], fileName));
+                }
+            }
+
+            var bundleFileName = Expand("jwt_bundle_file_name", model.JwtBundleFileName).NullIfEmpty();
+            var formatText = Expand("jwt_bundle_format", model.JwtBundleFormat);
+            var format = Choice("jwt_bundle_format", formatText, JwtBundleFormat.Go, ("go", JwtBundleFormat.Go), ("jwks", JwtBundleFormat.Jwks));
+            var svidMode = Mode("jwt_svid_file_mode", model.JwtSvidFileMode, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            var bundleMode = Mode("jwt_bundle_file_mode", model.JwtBundleFileMode, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            if (svids.Count == 0 && bundleFileName is null)
+            {
+                return null;
+            }
+
+            return new JwtOutputOptions(svids, bundleFileName, format, svidMode, bundleMode, model.SignalOnJwtUpdate ?? false);
         }
 
         private string? Expand(string key, string? value)

@@ -14,6 +14,9 @@ internal static class ConfigValues
         ("SIGALRM", 14), ("SIGTERM", 15), ("SIGCONT", 18), ("SIGWINCH", 28),
     ];
 
+    /// <summary>Null for null or empty: an empty string in the config means the key is off.</summary>
+    public static string? NullIfEmpty(this string? text) => string.IsNullOrEmpty(text) ? null : text;
+
     public static string ValidSignalNames => string.Join(", ", Signals.Select(s => s.Name));
 
     public static bool TryParseSignal(string text, [NotNullWhen(true)] out RenewSignal? signal)

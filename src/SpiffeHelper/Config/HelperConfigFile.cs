@@ -76,6 +76,55 @@ internal sealed class HelperConfigFile
 
     [TomlPropertyName("health_checks")]
     public HealthChecksFile? HealthChecks { get; set; }
+
+    [TomlPropertyName("svid_combined_file_name")]
+    public string? SvidCombinedFileName { get; set; }
+
+    [TomlPropertyName("trust_bundles_dir_name")]
+    public string? TrustBundlesDirName { get; set; }
+
+    [TomlPropertyName("pkcs12_keystore_file_name")]
+    public string? Pkcs12KeystoreFileName { get; set; }
+
+    [TomlPropertyName("pkcs12_truststore_file_name")]
+    public string? Pkcs12TruststoreFileName { get; set; }
+
+    [TomlPropertyName("pkcs12_password")]
+    public string? Pkcs12Password { get; set; }
+
+    [TomlPropertyName("pkcs12_password_file")]
+    public string? Pkcs12PasswordFile { get; set; }
+
+    [TomlPropertyName("jwt_svids")]
+    public List<JwtSvidFile>? JwtSvids { get; set; }
+
+    [TomlPropertyName("jwt_svid_file_mode")]
+    public FileModeText? JwtSvidFileMode { get; set; }
+
+    [TomlPropertyName("jwt_bundle_file_name")]
+    public string? JwtBundleFileName { get; set; }
+
+    [TomlPropertyName("jwt_bundle_file_mode")]
+    public FileModeText? JwtBundleFileMode { get; set; }
+
+    [TomlPropertyName("jwt_bundle_format")]
+    public string? JwtBundleFormat { get; set; }
+
+    [TomlPropertyName("signal_on_jwt_update")]
+    public bool? SignalOnJwtUpdate { get; set; }
+}
+
+/// <summary>One item of <c>jwt_svids</c>.</summary>
+internal sealed class JwtSvidFile
+{
+    [TomlPropertyName("jwt_audience")]
+    public string? JwtAudience { get; set; }
+
+    [TomlPropertyName("jwt_extra_audiences")]
+    public List<string>? JwtExtraAudiences { get; set; }
+
+    [TomlPropertyName("jwt_svid_file_name")]
+    public string? JwtSvidFileName { get; set; }
 }
 
 /// <summary>The <c>[health_checks]</c> table.</summary>

@@ -41,7 +41,60 @@ internal sealed record X509OutputOptions(
     string KeyFileName,
     string BundleFileName,
     bool AddIntermediatesToBundle,
-    bool IncludeFederatedDomains);
+    bool IncludeFederatedDomains)
+{
+    /// <summary>One file with the private key first, then the chain (key_file_mode); null when off.</summary>
+    public string? CombinedFileName { get; init; }
+
+    /// <summary>A folder inside cert_dir with one PEM file per trust domain, <c>&lt;trust domain&gt;.pem</c>; null when off.</summary>
+    public string? TrustBundlesDirName { get; init; }
+
+    /// <summary>PKCS#12 keystore and truststore; null when neither is configured.</summary>
+    public Pkcs12Options? Pkcs12 { get; init; }
+
+    /// <summary>Every name this output adds to cert_dir, for health reporting.</summary>
+    public IReadOnlyList<string> FileNames =>
+    [
+        SvidFileName, KeyFileName, BundleFileName,
+        .. new[] { CombinedFileName, Pkcs12?.KeystoreFileName, Pkcs12?.TruststoreFileName, TrustBundlesDirName }.OfType<string>(),
+    ];
+}
+
+/// <summary>
+/// PKCS#12 output: a keystore (key and chain, friendly name = SPIFFE ID) and/or a truststore (the bundle's
+/// CAs), both protected by one password given either directly or as a file read at every write.
+/// </summary>
+internal sealed record Pkcs12Options(string? KeystoreFileName, string? TruststoreFileName, string? Password, string? PasswordFile);
+
+/// <summary>How the JWT bundle file is laid out.</summary>
+internal enum JwtBundleFormat
+{
+    /// <summary>The Go spiffe-helper's: a JSON object mapping trust domain name to the standard base64 of its JWKS.</summary>
+    Go,
+
+    /// <summary>A plain JWKS of the helper's own trust domain, what most JWT libraries read.</summary>
+    Jwks,
+}
+
+/// <summary>One JWT-SVID output: the audiences it is fetched for and the file it goes to.</summary>
+internal sealed record JwtSvidOutput(string Audience, IReadOnlyList<string> ExtraAudiences, string FileName)
+{
+    /// <summary>The audience first, then the extra audiences.</summary>
+    public IReadOnlyList<string> Audiences => [Audience, .. ExtraAudiences];
+}
+
+/// <summary>The JWT output: tokens and/or the JWT bundle, each file replaced on its own by rename.</summary>
+internal sealed record JwtOutputOptions(
+    IReadOnlyList<JwtSvidOutput> Svids,
+    string? BundleFileName,
+    JwtBundleFormat BundleFormat,
+    UnixFileMode SvidFileMode,
+    UnixFileMode BundleFileMode,
+    bool SignalOnUpdate)
+{
+    /// <summary>Every name this output adds to cert_dir, for health reporting.</summary>
+    public IReadOnlyList<string> FileNames => [.. Svids.Select(s => s.FileName), .. BundleFileName is null ? Array.Empty<string>() : [BundleFileName]];
+}
 
 /// <summary>The health listener, off unless enabled; it also serves Prometheus metrics at <see cref="MetricsPath"/> unless that is empty.</summary>
 internal sealed record HealthOptions(bool Enabled, int BindPort, string LivenessPath, string ReadinessPath, string MetricsPath = "/metrics")
@@ -73,7 +126,11 @@ internal sealed record HelperOptions
 
     public RenewSignal? RenewSignal { get; init; }
 
-    public required X509OutputOptions X509 { get; init; }
+    /// <summary>The X.509 output; null when only JWT output is configured.</summary>
+    public X509OutputOptions? X509 { get; init; }
+
+    /// <summary>The JWT output; null when no JWT key is set.</summary>
+    public JwtOutputOptions? Jwt { get; init; }
 
     public bool OmitExpired { get; init; }
 

@@ -13,8 +13,14 @@ internal sealed record FileContent(string Name, byte[] Bytes, UnixFileMode Mode,
 /// <summary>The files of one update, ready to write, and what is known about the identity they carry.</summary>
 internal sealed record CredentialFileSet(SpiffeId Id, DateTimeOffset NotAfter, IReadOnlyList<FileContent> Files);
 
-/// <summary>An X.509 context that must not be written (no SVID for the hint, a chain that does not verify).</summary>
-internal sealed class CredentialException(string message) : Exception(message);
+/// <summary>
+/// An X.509 context that must not be written (no SVID for the hint, a chain that does not verify), or,
+/// when <see cref="Retryable"/>, that cannot be written yet (the PKCS#12 password file is unreadable).
+/// </summary>
+internal sealed class CredentialException(string message, bool retryable = false) : Exception(message)
+{
+    public bool Retryable { get; } = retryable;
+}
 
 /// <summary>
 /// Pure: from an X.509 context and the options, the bytes of every output, exactly as the Go tool
@@ -47,7 +53,7 @@ internal static class CredentialFiles
             throw new CredentialException($"SVID \"{svid.Id}\" was not written: {e.Message}");
         }
 
-        var x509 = options.X509;
+        var x509 = options.X509 ?? throw new InvalidOperationException("no X.509 output is configured");
         var chain = x509.AddIntermediatesToBundle ? [svid.Leaf] : svid.Certificates.ToList();
         var bundle = new List<X509Certificate2>(ownBundle.Authorities);
         if (x509.AddIntermediatesToBundle)
@@ -75,6 +81,45 @@ internal static class CredentialFiles
             new(x509.KeyFileName, Encoding.ASCII.GetBytes(svid.ExportPrivateKeyPem()), options.KeyFileMode, true),
             new(x509.BundleFileName, Encoding.ASCII.GetBytes(Pem.EncodeCertificates(bundle)), options.CertFileMode, false),
         };
+
+        if (x509.CombinedFileName is { } combined)
+        {
+            // The SPIFFE Filesystem Delivery layout: the key first, then the whole chain (leaf first).
+            var fullChain = options.OmitExpired ? [svid.Leaf, .. svid.Intermediates.Where(c => !IsExpired(c, now))] : svid.Certificates;
+            files.Add(new(combined, Encoding.ASCII.GetBytes(svid.ExportPrivateKeyPem() + Pem.EncodeCertificates(fullChain)), options.KeyFileMode, true));
+        }
+
+        if (x509.TrustBundlesDirName is { } bundlesDir)
+        {
+            foreach (var trustDomainBundle in context.Bundles.Bundles)
+            {
+                var authorities = trustDomainBundle.Authorities.Where(c => !options.OmitExpired || !IsExpired(c, now));
+                files.Add(new($"{bundlesDir}/{trustDomainBundle.TrustDomain.Name}.pem", Encoding.ASCII.GetBytes(Pem.EncodeCertificates(authorities)), options.CertFileMode, false));
+            }
+        }
+
+        if (x509.Pkcs12 is { } pkcs12)
+        {
+            var password = Pkcs12Stores.ReadPassword(pkcs12);
+            if (pkcs12.KeystoreFileName is { } keystore)
+            {
+                files.Add(new(keystore, Pkcs12Stores.Keystore(svid, chain: svid.Certificates, password), options.KeyFileMode, true));
+            }
+
+            if (pkcs12.TruststoreFileName is { } truststore)
+            {
+                // The same certificates as the bundle file, each named after its trust domain (Java's alias).
+                var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+                var trusted = bundle.Select(certificate =>
+                {
+                    var trustDomain = context.Bundles.Bundles.FirstOrDefault(b => b.Authorities.Contains(certificate))?.TrustDomain.Name ?? svid.Id.TrustDomain.Name;
+                    counts[trustDomain] = counts.GetValueOrDefault(trustDomain) + 1;
+                    return ($"{trustDomain} ca {counts[trustDomain]}", certificate);
+                }).ToList();
+                files.Add(new(truststore, Pkcs12Stores.Truststore(trusted, password), options.CertFileMode, false));
+            }
+        }
+
         return new CredentialFileSet(svid.Id, svid.NotAfter, files);
     }
 

@@ -7,7 +7,8 @@ namespace SpiffeHelper.Delivery;
 /// Writes a set of files into a folder so that readers never see a torn file, by one of two
 /// strategies. Every file is created with its mode (umask can only narrow it; the mode is then set
 /// exactly), written, fsynced, and only then switched in; the folder is fsynced after the switch. A
-/// failure before the switch leaves the previous files as they were.
+/// failure before the switch leaves the previous files as they were. A name may be one folder deep
+/// (<c>bundles/example.org.pem</c>): the folder belongs to the set, files no longer in the set are removed.
 /// </summary>
 internal sealed class FileSetWriter(string directory, WriteStrategy strategy, TimeProvider time)
 {
@@ -40,9 +41,19 @@ internal sealed class FileSetWriter(string directory, WriteStrategy strategy, Ti
         System.IO.Directory.CreateDirectory(generationPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
         try
         {
+            foreach (var folder in Folders(files))
+            {
+                System.IO.Directory.CreateDirectory(Path.Combine(generationPath, folder), FolderMode);
+            }
+
             foreach (var file in files)
             {
                 WriteNewFile(Path.Combine(generationPath, file.Name), file);
+            }
+
+            foreach (var folder in Folders(files))
+            {
+                Posix.FsyncDirectory(Path.Combine(generationPath, folder));
             }
 
             Posix.FsyncDirectory(generationPath);
@@ -60,10 +71,10 @@ internal sealed class FileSetWriter(string directory, WriteStrategy strategy, Ti
         }
 
         // 3. The visible names: symlinks through ..data, created once (a regular file left by another tool is replaced atomically).
-        foreach (var file in files)
+        foreach (var name in files.Select(f => TopLevel(f.Name)).Distinct(StringComparer.Ordinal))
         {
-            var visible = Path.Combine(Directory, file.Name);
-            var target = Path.Combine(DataLink, file.Name);
+            var visible = Path.Combine(Directory, name);
+            var target = Path.Combine(DataLink, name);
             var info = new FileInfo(visible);
             if (info.LinkTarget == target)
             {
@@ -94,10 +105,15 @@ internal sealed class FileSetWriter(string directory, WriteStrategy strategy, Ti
         var temps = new List<(string Temp, string Final)>();
         try
         {
+            foreach (var folder in Folders(files))
+            {
+                System.IO.Directory.CreateDirectory(Path.Combine(Directory, folder), FolderMode);
+            }
+
             foreach (var file in files)
             {
                 var final = Path.Combine(Directory, file.Name);
-                var temp = Path.Combine(Directory, "." + file.Name + ".tmp-" + Guid.NewGuid().ToString("N")[..8]);
+                var temp = Path.Combine(Path.GetDirectoryName(final)!, "." + Path.GetFileName(file.Name) + ".tmp-" + Guid.NewGuid().ToString("N")[..8]);
                 temps.Add((temp, final));
                 WriteNewFile(temp, file);
             }
@@ -117,8 +133,28 @@ internal sealed class FileSetWriter(string directory, WriteStrategy strategy, Ti
             throw;
         }
 
+        foreach (var folder in Folders(files))
+        {
+            // A trust domain no longer federated with loses its file.
+            var path = Path.Combine(Directory, folder);
+            var current = files.Select(f => Path.Combine(Directory, f.Name)).ToHashSet(StringComparer.Ordinal);
+            foreach (var stale in System.IO.Directory.EnumerateFiles(path).Where(f => !current.Contains(f)))
+            {
+                DeleteIfExists(stale);
+            }
+
+            Posix.FsyncDirectory(path);
+        }
+
         Posix.FsyncDirectory(Directory);
     }
+
+    private const UnixFileMode FolderMode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+
+    private static string TopLevel(string name) => name.Split('/')[0];
+
+    private static IEnumerable<string> Folders(IReadOnlyList<FileContent> files) =>
+        files.Where(f => f.Name.Contains('/', StringComparison.Ordinal)).Select(f => TopLevel(f.Name)).Distinct(StringComparer.Ordinal);
 
     private static void WriteNewFile(string path, FileContent file)
     {

@@ -155,6 +155,12 @@ internal sealed partial class X509Worker(
             {
                 files = CredentialFiles.Build(context, options, time.GetUtcNow());
             }
+            catch (CredentialException e) when (e.Retryable)
+            {
+                Log.WriteFailed(logger, writer.Directory, e.Message);
+                health.WriteFailed(e.Message);
+                return DeliveryResult.WriteFailed;
+            }
             catch (CredentialException e)
             {
                 Log.Rejected(logger, e.Message);

@@ -18,6 +18,39 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     private DateTimeOffset? _svidNotAfter;
     private string? _lastError;
 
+    // Outputs updated on their own schedule (JWT-SVIDs, the JWT bundle), registered with Track().
+    private readonly Dictionary<string, OutputStatus> _outputs = new(StringComparer.Ordinal);
+
+    private sealed record OutputStatus(string Status, DateTimeOffset? ExpiresAt, string? Error);
+
+    /// <summary>Registers an output written independently of the X.509 files; not ready until written.</summary>
+    public void Track(string name)
+    {
+        lock (_lock)
+        {
+            _outputs[name] = new OutputStatus("not_written", null, null);
+        }
+    }
+
+    /// <summary>A tracked output was written; ready needs <paramref name="expiresAt"/> (if any) to be in the future.</summary>
+    public void OutputWritten(string name, DateTimeOffset? expiresAt)
+    {
+        lock (_lock)
+        {
+            _outputs[name] = new OutputStatus("written", expiresAt, null);
+        }
+    }
+
+    /// <summary>A tracked output could not be updated (<paramref name="status"/>: write_failed or rejected); the file on disk is the previous one.</summary>
+    public void OutputFailed(string name, string status, string reason)
+    {
+        lock (_lock)
+        {
+            var previous = _outputs.GetValueOrDefault(name);
+            _outputs[name] = new OutputStatus(status, previous?.ExpiresAt, $"{name}: {reason}");
+        }
+    }
+
     public void UpdateStarted()
     {
         lock (_lock)
@@ -76,12 +109,23 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             var now = time.GetUtcNow();
             var live = _updateStarted is not { } started || now - started < StuckAfter;
             var allWritten = _statuses.Values.All(s => s == "written");
-            var notExpired = _svidNotAfter is { } notAfter && notAfter > now;
+            var notExpired = _statuses.Count == 0 || (_svidNotAfter is { } notAfter && notAfter > now);
+            var failedOutput = _outputs.FirstOrDefault(o => o.Value.Status != "written");
+            var expiredOutput = _outputs.FirstOrDefault(o => o.Value.ExpiresAt is { } expiresAt && expiresAt <= now);
             var reason = !live ? "an update has been in progress since " + _updateStarted!.Value.ToString("O")
                 : !allWritten ? _lastError ?? "no file written yet"
                 : !notExpired ? "the SVID on disk has expired"
+                : failedOutput.Key is not null ? failedOutput.Value.Error ?? $"{failedOutput.Key} not written yet"
+                : expiredOutput.Key is not null ? $"the JWT-SVID in {expiredOutput.Key} has expired"
                 : _lastError;
-            return new HealthReport(live, live && allWritten && notExpired, new Dictionary<string, string>(_statuses), reason, _svidNotAfter);
+            var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null;
+            var statuses = new Dictionary<string, string>(_statuses);
+            foreach (var (name, output) in _outputs)
+            {
+                statuses[name] = output.Status;
+            }
+
+            return new HealthReport(live, ready, statuses, reason, _svidNotAfter);
         }
     }
 }

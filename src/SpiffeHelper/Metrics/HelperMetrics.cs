@@ -88,10 +88,12 @@ internal sealed class HelperMetrics
             return;
         }
 
+        // Federated CAs are on disk when merged into the bundle file or written to the per-domain folder.
+        var federatedOnDisk = options.X509 is { } x509 && (x509.IncludeFederatedDomains || x509.TrustBundlesDirName is not null);
         var expiries = new Dictionary<string, (DateTimeOffset Earliest, DateTimeOffset Latest)>(StringComparer.Ordinal);
         foreach (var bundle in context.Bundles.Bundles)
         {
-            if (!bundle.TrustDomain.Equals(spiffeId.TrustDomain) && !options.X509.IncludeFederatedDomains)
+            if (!bundle.TrustDomain.Equals(spiffeId.TrustDomain) && !federatedOnDisk)
             {
                 continue;
             }
@@ -107,6 +109,24 @@ internal sealed class HelperMetrics
         }
 
         X509Written(spiffeId.ToString(), svid.NotBefore, svid.NotAfter, expiries);
+    }
+
+    /// <summary>
+    /// JWT outputs are configured: their failure and reconnect counters start at 0, so that
+    /// <c>increase()</c> sees the first failure rather than the first series.
+    /// </summary>
+    public void TrackJwtOutputs(bool writesBundle)
+    {
+        lock (_lock)
+        {
+            _writeFailures.TryAdd(JwtSvidOutput, 0);
+            if (writesBundle)
+            {
+                _writeFailures.TryAdd(JwtBundleOutput, 0);
+            }
+
+            _streamReconnects.TryAdd("FetchJWTBundles", 0);
+        }
     }
 
     /// <summary>A JWT-SVID for <paramref name="audience"/> was written, valid until <paramref name="expiry"/>.</summary>

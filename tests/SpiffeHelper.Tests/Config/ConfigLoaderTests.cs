@@ -84,7 +84,7 @@ public sealed class ConfigLoaderTests
         Assert.Equal("/work/app.pid", options.PidFileName);
         Assert.Equal("/work/certs", options.CertDir);
         Assert.Equal(new RenewSignal("SIGUSR1", 10), options.RenewSignal);
-        Assert.True(options.X509.AddIntermediatesToBundle);
+        Assert.True(options.X509!.AddIntermediatesToBundle);
         Assert.True(options.X509.IncludeFederatedDomains);
         Assert.True(options.OmitExpired);
         Assert.Equal("0640", ConfigValues.FormatMode(options.CertFileMode));
@@ -108,7 +108,7 @@ public sealed class ConfigLoaderTests
     [Theory]
     [InlineData("agent_adress = \"/x\"", "agent_adress", "did you mean \"agent_address\"")]
     [InlineData("renewsignal = \"SIGHUP\"", "renewsignal", "did you mean \"renew_signal\"")]
-    [InlineData("jwt_svids = []", "jwt_svids", "JWT-SVID and JWT bundle output are not implemented")]
+    [InlineData("jwt_svid = []", "jwt_svid", "did you mean \"jwt_svids\"")]
     [InlineData("[health_checks]\nbind_prot = 1", "health_checks.bind_prot", "did you mean \"bind_port\"")]
     [InlineData("[health_check]\nbind_port = 1", "health_check", "did you mean \"health_checks\"")]
     public void Parse_UnknownKey_NamesItAndTheNearestValidKey(string line, string key, string reason)
@@ -242,6 +242,7 @@ public sealed class ConfigLoaderTests
     {
         var error = SingleError("svid_file_name = \"a.pem\"\nsvid_key_file_name = \"a.pem\"\nsvid_bundle_file_name = \"b.pem\"");
 
-        Assert.Contains("three different names", error.Reason);
+        Assert.Equal("svid_key_file_name", error.Key);
+        Assert.Contains("\"a.pem\" is also the file name of svid_file_name", error.Reason);
     }
 }

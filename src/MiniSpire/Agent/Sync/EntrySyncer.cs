@@ -42,13 +42,19 @@ internal sealed partial class EntrySyncer(AgentNode node, AgentCache cache, Time
             _jitter.Remove(gone);
         }
 
-        if (sync.BundleSequenceNumber != _bundleSequence || cache.Current.Bundle is null)
+        // Federated bundles carry no sequence number in the sync: while any entry federates, fetch them every
+        // sync (as SPIRE's agent does), so a new federates_with or a "bundle set" reaches workloads.
+        if (sync.BundleSequenceNumber != _bundleSequence || cache.Current.Bundle is null || entries.Any(e => e.FederatesWith.Count > 0))
         {
             var bundles = await client.GetBundleAsync(new GetBundleRequest(), cancellationToken: cancellationToken);
             cache.SetBundles(ToCachedBundle(bundles.Bundle), bundles.FederatedBundles.Select(ToCachedBundle));
             node.UpdateTrustedBundle(bundles.Bundle);
+            if (sync.BundleSequenceNumber != _bundleSequence)
+            {
+                LogBundleUpdated(logger, bundles.Bundle.SequenceNumber, bundles.Bundle.X509Authorities.Count);
+            }
+
             _bundleSequence = sync.BundleSequenceNumber;
-            LogBundleUpdated(logger, bundles.Bundle.SequenceNumber, bundles.Bundle.X509Authorities.Count);
         }
 
         cache.RemoveExpiredSvids(time.GetUtcNow());
