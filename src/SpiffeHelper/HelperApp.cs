@@ -112,7 +112,7 @@ internal static partial class HelperApp
         var health = new HealthState([x509.SvidFileName, x509.KeyFileName, x509.BundleFileName], time);
         var writer = new FileSetWriter(options.CertDir, options.WriteStrategy, time);
         using var client = new WorkloadApiClient(
-            new WorkloadApiClientOptions { Address = options.AgentAddress, TimeProvider = time },
+            new WorkloadApiClientOptions { Address = options.AgentAddress, TimeProvider = time, OnFailure = failure => ReportRefusal(failure, health) },
             loggerFactory.CreateLogger<WorkloadApiClient>());
 
         if (!options.DaemonMode)
@@ -196,6 +196,15 @@ internal static partial class HelperApp
             {
                 await healthServer.DisposeAsync();
             }
+        }
+    }
+
+    /// <summary>PermissionDenied means no registration entry matches this workload: readiness says so.</summary>
+    private static void ReportRefusal(WorkloadApiFailure failure, HealthState health)
+    {
+        if (failure.StatusCode == Grpc.Core.StatusCode.PermissionDenied)
+        {
+            health.IdentityRefused(failure.Exception is Grpc.Core.RpcException e ? e.Status.Detail : failure.Exception.Message);
         }
     }
 

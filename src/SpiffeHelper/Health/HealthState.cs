@@ -5,8 +5,9 @@ internal sealed record HealthReport(bool Live, bool Ready, IReadOnlyDictionary<s
 
 /// <summary>
 /// The one place that records what the helper did, read by the health listener. Ready only when every
-/// configured file was written by the latest attempt and the SVID on disk is not expired; live unless
-/// an update has been in progress longer than <see cref="StuckAfter"/>.
+/// configured file was written by the latest attempt, the SVID on disk is not expired, and the Workload
+/// API has not refused this workload since (PermissionDenied: no registration entry matches it any more,
+/// so no rotation will come); live unless an update has been in progress longer than <see cref="StuckAfter"/>.
 /// </summary>
 internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider time)
 {
@@ -17,6 +18,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     private DateTimeOffset? _updateStarted;
     private DateTimeOffset? _svidNotAfter;
     private string? _lastError;
+    private string? _identityRefused;
 
     public void UpdateStarted()
     {
@@ -45,6 +47,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
 
             _svidNotAfter = svidNotAfter;
             _lastError = null;
+            _identityRefused = null;
         }
     }
 
@@ -58,6 +61,15 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             }
 
             _lastError = "the last write failed: " + reason;
+        }
+    }
+
+    /// <summary>The Workload API answered PermissionDenied: not ready until an SVID is written again. The files stay.</summary>
+    public void IdentityRefused(string reason)
+    {
+        lock (_lock)
+        {
+            _identityRefused = "the Workload API refused this workload (PermissionDenied: " + reason + "); the files on disk are kept until they expire";
         }
     }
 
@@ -78,10 +90,10 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             var allWritten = _statuses.Values.All(s => s == "written");
             var notExpired = _svidNotAfter is { } notAfter && notAfter > now;
             var reason = !live ? "an update has been in progress since " + _updateStarted!.Value.ToString("O")
-                : !allWritten ? _lastError ?? "no file written yet"
+                : !allWritten ? _lastError ?? _identityRefused ?? "no file written yet"
                 : !notExpired ? "the SVID on disk has expired"
-                : _lastError;
-            return new HealthReport(live, live && allWritten && notExpired, new Dictionary<string, string>(_statuses), reason, _svidNotAfter);
+                : _identityRefused ?? _lastError;
+            return new HealthReport(live, live && allWritten && notExpired && _identityRefused is null, new Dictionary<string, string>(_statuses), reason, _svidNotAfter);
         }
     }
 }
