@@ -20,6 +20,11 @@ command -v node >/dev/null 2>&1 || needed+=(nodejs)
 command -v npm >/dev/null 2>&1 || needed+=(npm)
 # chattr: SpiffeHelper tests make a directory immutable to simulate a failed write, even as root.
 command -v chattr >/dev/null 2>&1 || needed+=(e2fsprogs)
+# nginx serves mTLS with the helper's files in the end-to-end tests, each run with its own config on
+# a free port (never the packaged service, which policy-rc.d below keeps from starting).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || needed+=(nginx)
+# runuser runs a second helper as another user (another workload) in the end-to-end tests.
+command -v runuser >/dev/null 2>&1 || [ -x /usr/sbin/runuser ] || needed+=(util-linux)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   echo "installing: ${needed[*]}" >&2
