@@ -17,7 +17,7 @@ public sealed class ConsistencyReaderTests(ITestOutputHelper output) : IAsyncLif
 {
     private static readonly string MiniSpireDll = Path.Combine(AppContext.BaseDirectory, "minispire.dll");
     private static readonly string ReaderDll = Path.Combine(AppContext.BaseDirectory, "ConsistencyReader.dll");
-    private const int ReadSeconds = 25;
+    private const int ReadSeconds = 30;
 
     private LocalMiniSpire _stack = null!;
 
@@ -28,7 +28,7 @@ public sealed class ConsistencyReaderTests(ITestOutputHelper output) : IAsyncLif
     [Fact]
     public async Task ReadersDuringRotations_AtomicDirNeverShowsAMismatchedPair_RenameNeverShowsATornFile()
     {
-        // 20 s TTL: a rotation every ~5 s, so about five during the 25 s of reading.
+        // 20 s TTL: a rotation every ~5 s, so about six during the 30 s of reading.
         await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}", "-x509SVIDTTL", "20");
         var atomicCerts = Path.Combine(_stack.Root, "atomic");
         var renameCerts = Path.Combine(_stack.Root, "rename");
