@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using EndToEnd.Tests.Support;
 using Spiffe.Testing;
+using Xunit.Abstractions;
 
 namespace EndToEnd.Tests;
 
@@ -15,7 +16,7 @@ namespace EndToEnd.Tests;
 /// verifies everything it can (chain against the client's bundle, host name through <c>--resolve</c>) with no
 /// <c>--insecure</c>; the URI SAN of each served certificate is checked from <c>openssl s_client</c>'s output.
 /// </remarks>
-public sealed class NginxMutualTlsTests : IAsyncLifetime
+public sealed class NginxMutualTlsTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string ServerId = "spiffe://example.org/nginx";
     private const string ClientId = "spiffe://example.org/curl-client";
@@ -88,6 +89,7 @@ public sealed class NginxMutualTlsTests : IAsyncLifetime
         }
 
         var requests = await loop;
+        output.WriteLine($"{requests.Total} requests, {requests.Failures.Count} failed; served serials: {string.Join(", ", served.Select(c => c.Serial))}");
 
         // Four certificates: the first and three rotations, each with its own serial and expiry.
         Assert.Equal(4, served.Select(c => c.Serial).Distinct().Count());

@@ -69,7 +69,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     {
         lock (_lock)
         {
-            _identityRefused = "the Workload API refused this workload (PermissionDenied: " + reason + "); the files on disk are kept until they expire";
+            _identityRefused = "the Workload API refused this workload (PermissionDenied: " + reason + "): no registration entry matches it";
         }
     }
 
