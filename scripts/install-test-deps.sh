@@ -22,6 +22,11 @@ command -v npm >/dev/null 2>&1 || needed+=(npm)
 command -v chattr >/dev/null 2>&1 || needed+=(e2fsprogs)
 # Java's keytool opens the helper's PKCS#12 keystore and truststore in end-to-end tests.
 command -v keytool >/dev/null 2>&1 || needed+=(default-jdk-headless)
+# nginx serves mTLS with the helper's files in the end-to-end tests, each run with its own config on
+# a free port (never the packaged service, which policy-rc.d below keeps from starting).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || needed+=(nginx)
+# runuser runs a second helper as another user (another workload) in the end-to-end tests.
+command -v runuser >/dev/null 2>&1 || [ -x /usr/sbin/runuser ] || needed+=(util-linux)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   echo "installing: ${needed[*]}" >&2

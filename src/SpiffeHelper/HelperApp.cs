@@ -113,7 +113,17 @@ internal static partial class HelperApp
         var writer = new FileSetWriter(options.CertDir, options.WriteStrategy, time);
         var metrics = new HelperMetrics(Version, () => health.Report().Ready, time);
         using var client = new WorkloadApiClient(
-            new WorkloadApiClientOptions { Address = options.AgentAddress, TimeProvider = time, OnFailure = metrics.WorkloadApiFailed, OnReconnected = metrics.StreamReconnected },
+            new WorkloadApiClientOptions
+            {
+                Address = options.AgentAddress,
+                TimeProvider = time,
+                OnFailure = failure =>
+                {
+                    metrics.WorkloadApiFailed(failure);
+                    ReportRefusal(failure, health);
+                },
+                OnReconnected = metrics.StreamReconnected,
+            },
             loggerFactory.CreateLogger<WorkloadApiClient>());
         var jwtFailures = new JwtClientFailures();
         using var jwtClient = options.Jwt is null ? null : CreateJwtClient(options, loggerFactory, time, jwtFailures, metrics);
@@ -258,6 +268,15 @@ internal static partial class HelperApp
             {
                 Worker?.BundleUpdateRejected(failure.Exception.Message);
             }
+        }
+    }
+
+    /// <summary>PermissionDenied means no registration entry matches this workload: readiness says so.</summary>
+    private static void ReportRefusal(WorkloadApiFailure failure, HealthState health)
+    {
+        if (failure.StatusCode == Grpc.Core.StatusCode.PermissionDenied)
+        {
+            health.IdentityRefused(failure.Exception is Grpc.Core.RpcException e ? e.Status.Detail : failure.Exception.Message);
         }
     }
 

@@ -5,8 +5,9 @@ internal sealed record HealthReport(bool Live, bool Ready, IReadOnlyDictionary<s
 
 /// <summary>
 /// The one place that records what the helper did, read by the health listener. Ready only when every
-/// configured file was written by the latest attempt and the SVID on disk is not expired; live unless
-/// an update has been in progress longer than <see cref="StuckAfter"/>.
+/// configured file was written by the latest attempt, the SVID on disk is not expired, and the Workload
+/// API has not refused this workload since (PermissionDenied: no registration entry matches it any more,
+/// so no rotation will come); live unless an update has been in progress longer than <see cref="StuckAfter"/>.
 /// </summary>
 internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider time)
 {
@@ -17,6 +18,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     private DateTimeOffset? _updateStarted;
     private DateTimeOffset? _svidNotAfter;
     private string? _lastError;
+    private string? _identityRefused;
 
     // Outputs updated on their own schedule (JWT-SVIDs, the JWT bundle), registered with Track().
     private readonly Dictionary<string, OutputStatus> _outputs = new(StringComparer.Ordinal);
@@ -78,6 +80,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
 
             _svidNotAfter = svidNotAfter;
             _lastError = null;
+            _identityRefused = null;
         }
     }
 
@@ -91,6 +94,15 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             }
 
             _lastError = "the last write failed: " + reason;
+        }
+    }
+
+    /// <summary>The Workload API answered PermissionDenied: not ready until an SVID is written again. The files stay.</summary>
+    public void IdentityRefused(string reason)
+    {
+        lock (_lock)
+        {
+            _identityRefused = "the Workload API refused this workload (PermissionDenied: " + reason + "): no registration entry matches it";
         }
     }
 
@@ -113,12 +125,12 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             var failedOutput = _outputs.FirstOrDefault(o => o.Value.Status != "written");
             var expiredOutput = _outputs.FirstOrDefault(o => o.Value.ExpiresAt is { } expiresAt && expiresAt <= now);
             var reason = !live ? "an update has been in progress since " + _updateStarted!.Value.ToString("O")
-                : !allWritten ? _lastError ?? "no file written yet"
+                : !allWritten ? _lastError ?? _identityRefused ?? "no file written yet"
                 : !notExpired ? "the SVID on disk has expired"
                 : failedOutput.Key is not null ? failedOutput.Value.Error ?? $"{failedOutput.Key} not written yet"
                 : expiredOutput.Key is not null ? $"the JWT-SVID in {expiredOutput.Key} has expired"
-                : _lastError;
-            var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null;
+                : _identityRefused ?? _lastError;
+            var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null && _identityRefused is null;
             var statuses = new Dictionary<string, string>(_statuses);
             foreach (var (name, output) in _outputs)
             {

@@ -37,6 +37,36 @@ public sealed class HealthStateTests
     }
 
     [Fact]
+    public void Report_IdentityRefusedAfterWrite_IsNotReadyUntilTheNextWrite()
+    {
+        var state = NewState();
+        state.Written(_time.GetUtcNow().AddHours(1));
+
+        state.IdentityRefused("no identity issued");
+
+        var refused = state.Report();
+        Assert.True(refused.Live);
+        Assert.False(refused.Ready);
+        Assert.Contains("PermissionDenied: no identity issued", refused.Reason);
+        Assert.All(refused.FileWriteStatuses.Values, s => Assert.Equal("written", s));
+
+        state.Written(_time.GetUtcNow().AddHours(1));
+        Assert.True(state.Report().Ready);
+        Assert.Null(state.Report().Reason);
+    }
+
+    [Fact]
+    public void Report_IdentityRefusedBeforeAnyWrite_SaysSo()
+    {
+        var state = NewState();
+
+        state.IdentityRefused("no identity issued");
+
+        Assert.False(state.Report().Ready);
+        Assert.Contains("PermissionDenied", state.Report().Reason);
+    }
+
+    [Fact]
     public void Report_WriteFailedAfterSuccess_IsNotReady()
     {
         var state = NewState();
