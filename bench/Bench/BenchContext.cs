@@ -96,6 +96,9 @@ internal sealed class BenchContext(BenchOptions options) : IAsyncDisposable
         return path;
     }
 
+    /// <summary>What the MiniSpire server and agent printed (warnings and errors), for a failure report.</summary>
+    public string StackOutput => _stack?.Output ?? string.Empty;
+
     public async ValueTask DisposeAsync()
     {
         if (_stack is not null)

@@ -60,6 +60,11 @@ await using (var context = new BenchContext(options))
         {
             // One broken benchmark must not hide the others' figures; the results file says what failed.
             result.Failure = e.ToString();
+            if (context.StackOutput.Length > 0)
+            {
+                result.Failure += "\nMiniSpire output:\n" + string.Join('\n', context.StackOutput.Split('\n').TakeLast(60));
+            }
+
             Console.Error.WriteLine($"bench: {number}. {title} FAILED: {e}");
         }
 

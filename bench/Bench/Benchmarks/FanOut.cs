@@ -60,10 +60,24 @@ internal static class FanOut
         var allOpen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var allUpdated = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var remaining = streams;
+        var failure = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var laterMessages = 0;
         try
         {
             var openStart = Stopwatch.GetTimestamp();
             var readers = Enumerable.Range(0, streams).Select(i => Task.Run(async () =>
+            {
+                try
+                {
+                    await ReadAsync(i);
+                }
+                catch (Exception e) when (!stop.IsCancellationRequested)
+                {
+                    failure.TrySetException(e);
+                }
+            })).ToList();
+
+            async Task ReadAsync(int i)
             {
                 var client = new SpiffeWorkloadAPI.SpiffeWorkloadAPIClient(channels[i / perConnection]);
                 using var call = client.FetchX509SVID(new X509SVIDRequest(), BenchContext.SecurityHeader, cancellationToken: stop.Token);
@@ -80,6 +94,7 @@ internal static class FanOut
 
                 while (await call.ResponseStream.MoveNext(stop.Token))
                 {
+                    Interlocked.Increment(ref laterMessages);
                     if (!call.ResponseStream.Current.Svids[0].X509Svid.Equals(before))
                     {
                         updated[i] = Stopwatch.GetTimestamp();
@@ -91,22 +106,21 @@ internal static class FanOut
                         break;
                     }
                 }
-            })).ToList();
+            }
 
-            var failed = Task.WhenAny(readers).ContinueWith(t => t.Result.IsFaulted ? t.Result : null, TaskScheduler.Default);
-            await WaitAsync(allOpen.Task, failed, TimeSpan.FromSeconds(context.Tiny ? 60 : 300), "every stream to receive its first SVID");
+            await WaitAsync(allOpen.Task, failure.Task, TimeSpan.FromSeconds(context.Tiny ? 60 : 300), () => $"every stream to receive its first SVID ({Volatile.Read(ref opened)} of {streams} did)");
             var openMs = Posix.Milliseconds(openStart, Stopwatch.GetTimestamp());
             await Task.Delay(TimeSpan.FromSeconds(context.Tiny ? 0.5 : 3));
             var withStreams = ProcMemory.Read(StackAgentPid(context));
 
             var change = Stopwatch.GetTimestamp();
             await ChangeEntryAsync(serverSocket, context.WorkloadEntryId, rotation);
-            await WaitAsync(allUpdated.Task, failed, TimeSpan.FromSeconds(120), "every stream to receive the re-issued SVID");
+            await WaitAsync(allUpdated.Task, failure.Task, TimeSpan.FromSeconds(context.Tiny ? 30 : 120), () => $"every stream to receive the re-issued SVID ({streams - Volatile.Read(ref remaining)} of {streams} did; {Volatile.Read(ref laterMessages)} later messages arrived in all; streams still waiting: {string.Join(", ", Enumerable.Range(0, streams).Where(i => Volatile.Read(ref updated[i]) == 0).Take(10))})");
             var first = updated.Min();
             var last = updated.Max();
             var after = ProcMemory.Read(StackAgentPid(context));
             await stop.CancelAsync();
-            await Task.WhenAll(readers.Select(r => r.ContinueWith(_ => { }, TaskScheduler.Default)));
+            await Task.WhenAll(readers);
             return new Outcome(openMs, Posix.Milliseconds(change, first), Posix.Milliseconds(change, last), Posix.Milliseconds(first, last), withStreams, after);
         }
         finally
@@ -121,22 +135,18 @@ internal static class FanOut
 
     private static int StackAgentPid(BenchContext context) => context.StackAsync().GetAwaiter().GetResult().AgentProcessId;
 
-    private static async Task WaitAsync(Task done, Task<Task?> failed, TimeSpan timeout, string what)
+    /// <summary>Waits for <paramref name="done"/>; a stream's failure or the timeout ends the wait with an exception.</summary>
+    private static async Task WaitAsync(Task done, Task failed, TimeSpan timeout, Func<string> what)
     {
         var finished = await Task.WhenAny(done, failed, Task.Delay(timeout));
-        if (finished == done)
+        if (finished == failed)
         {
-            return;
+            await failed;
         }
 
-        if (finished == failed && await failed is { } fault)
+        if (finished != done)
         {
-            await fault;
-        }
-
-        if (!done.IsCompleted)
-        {
-            throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
+            throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what()}");
         }
     }
 
