@@ -23,4 +23,12 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
 
         return new ProcMemory(MiB("VmRSS"), MiB("RssAnon"), MiB("RssFile"), MiB("VmHWM"), int.Parse(fields["Threads"], CultureInfo.InvariantCulture));
     }
+
+    /// <summary>utime + stime of a process from <c>/proc/PID/stat</c>, in seconds (USER_HZ is 100 on Linux).</summary>
+    public static double CpuSeconds(int pid)
+    {
+        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
 }

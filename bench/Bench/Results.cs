@@ -87,6 +87,10 @@ internal static class ResultsFile
         text.AppendLine(CultureInfo.InvariantCulture, $"- machine: {machine.ProcessorCount} CPUs ({machine.CpuModel}), {BenchmarkResult.Format(machine.MemoryMiB)} MiB RAM, Linux {machine.Kernel}");
         text.AppendLine(CultureInfo.InvariantCulture, $"- runtime: {machine.DotNet}; load average at start: {machine.LoadAverageAtStart}");
         text.AppendLine();
+        text.AppendLine("Timing figures are only as good as the machine's quiet: a load average above the CPU count means other work");
+        text.AppendLine("competed for the cores and inflated every latency. Why each missed target is missed, with measurements:");
+        text.AppendLine("`bench/results/gaps.md`.");
+        text.AppendLine();
         text.Append(Table(results));
         text.AppendLine();
         foreach (var result in results.Where(r => r.Notes.Count > 0 || r.Failure is not null))

@@ -43,13 +43,14 @@ internal static class FanOut
             result.Add($"{label}: agent RSS before the streams", idle.RssMiB, "MiB");
             result.Add($"{label}: agent RSS after the rotation", outcome.AgentAfter.RssMiB, "MiB");
             result.Add($"{label}: agent threads with streams", outcome.AgentWithStreams.Threads, "threads");
+            result.Add($"{label}: agent CPU with the streams open and nothing changing", outcome.IdleCpuCores * 100, "% of a core");
         }
 
         result.Notes.Add("Streams come from the bench process over separate Unix socket connections (one stream per connection up to 1,000; ten per connection for 10,000, to stay within the file descriptor limit), each connection attested by the agent from its SO_PEERCRED credentials, as every workload is. They share one uid and so one registration entry: MiniSpire attests, matches and builds a response per stream either way, so per-stream agent work equals that of distinct workloads; only the SVID signing is shared (one SVID for the entry, as SPIRE does for workloads of the same entry).");
         result.Notes.Add($"The change is an UpdateEntry on the server's admin API (a DNS name added to the entry); the agent sees it at its next sync (sync_interval {BenchContext.AgentSyncInterval}), has the server sign a new SVID and pushes it to every stream. 'change to last' includes that sync wait; 'first to last' is the agent's fan-out alone. The client streams run in the bench process on the same cores as the agent and the server.");
     }
 
-    private sealed record Outcome(double OpenMs, double ChangeToFirstMs, double ChangeToLastMs, double FirstToLastMs, ProcMemory AgentWithStreams, ProcMemory AgentAfter);
+    private sealed record Outcome(double OpenMs, double ChangeToFirstMs, double ChangeToLastMs, double FirstToLastMs, ProcMemory AgentWithStreams, ProcMemory AgentAfter, double IdleCpuCores);
 
     private static async Task<Outcome> MeasureAsync(BenchContext context, string agentSocket, string serverSocket, int streams, int perConnection, int rotation)
     {
@@ -110,7 +111,10 @@ internal static class FanOut
 
             await WaitAsync(allOpen.Task, failure.Task, TimeSpan.FromSeconds(context.Tiny ? 60 : 300), () => $"every stream to receive its first SVID ({Volatile.Read(ref opened)} of {streams} did)");
             var openMs = Posix.Milliseconds(openStart, Stopwatch.GetTimestamp());
-            await Task.Delay(TimeSpan.FromSeconds(context.Tiny ? 0.5 : 3));
+            var idleCpuBefore = ProcMemory.CpuSeconds(StackAgentPid(context));
+            var idleStart = Stopwatch.GetTimestamp();
+            await Task.Delay(TimeSpan.FromSeconds(context.Tiny ? 0.5 : 5));
+            var idleCpu = (ProcMemory.CpuSeconds(StackAgentPid(context)) - idleCpuBefore) / (Posix.Milliseconds(idleStart, Stopwatch.GetTimestamp()) / 1000);
             var withStreams = ProcMemory.Read(StackAgentPid(context));
 
             var change = Stopwatch.GetTimestamp();
@@ -121,7 +125,7 @@ internal static class FanOut
             var after = ProcMemory.Read(StackAgentPid(context));
             await stop.CancelAsync();
             await Task.WhenAll(readers);
-            return new Outcome(openMs, Posix.Milliseconds(change, first), Posix.Milliseconds(change, last), Posix.Milliseconds(first, last), withStreams, after);
+            return new Outcome(openMs, Posix.Milliseconds(change, first), Posix.Milliseconds(change, last), Posix.Milliseconds(first, last), withStreams, after, idleCpu);
         }
         finally
         {

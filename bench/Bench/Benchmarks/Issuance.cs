@@ -55,11 +55,11 @@ internal static partial class Issuance
 
         // A server runs for months: the first seconds of a fresh process (JIT compiling, tier-up) are not its throughput.
         await LoadAsync(agent, request, context.Tiny ? TimeSpan.FromSeconds(0.5) : TimeSpan.FromSeconds(5));
-        var cpuBefore = ProcessCpuSeconds(stack.ServerProcessId);
+        var cpuBefore = ProcMemory.CpuSeconds(stack.ServerProcessId);
         var start = Stopwatch.GetTimestamp();
         var issued = await LoadAsync(agent, request, duration);
         var elapsed = Posix.Milliseconds(start, Stopwatch.GetTimestamp()) / 1000;
-        var serverCpu = ProcessCpuSeconds(stack.ServerProcessId) - cpuBefore;
+        var serverCpu = ProcMemory.CpuSeconds(stack.ServerProcessId) - cpuBefore;
         var rate = issued / elapsed;
         result.AddAtLeast("SVIDs signed per second", rate, "SVID/s", TargetPerSecond);
         result.Add("server CPU per SVID", serverCpu / issued * 1e6, "µs");
@@ -108,14 +108,6 @@ internal static partial class Issuance
                 throw new InvalidOperationException("an issued SVID does not verify: " + string.Join("; ", problems));
             }
         }
-    }
-
-    /// <summary>utime + stime of a process, in seconds (clock ticks are 100 per second on Linux).</summary>
-    private static double ProcessCpuSeconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static async Task<(double Sign, double Verify)> OpenSslSpeedAsync(int seconds)
