@@ -24,7 +24,7 @@ internal static class FanOut
         {
             var perConnection = streams > 1_000 ? 10 : 1;
             var idle = ProcMemory.Read(stack.AgentProcessId);
-            var outcome = await MeasureAsync(context, stack.AgentSocket, stack.ServerSocket, streams, perConnection, ++rotation);
+            var outcome = await MeasureAsync(context, stack.AgentSocket, stack.ServerSocket, stack.AgentProcessId, streams, perConnection, ++rotation);
             var label = streams.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " streams";
             if (streams == 1_000 || context.Tiny)
             {
@@ -46,13 +46,14 @@ internal static class FanOut
             result.Add($"{label}: agent CPU with the streams open and nothing changing", outcome.IdleCpuCores * 100, "% of a core");
         }
 
-        result.Notes.Add("Streams come from the bench process over separate Unix socket connections (one stream per connection up to 1,000; ten per connection for 10,000, to stay within the file descriptor limit), each connection attested by the agent from its SO_PEERCRED credentials, as every workload is. They share one uid and so one registration entry: MiniSpire attests, matches and builds a response per stream either way, so per-stream agent work equals that of distinct workloads; only the SVID signing is shared (one SVID for the entry, as SPIRE does for workloads of the same entry).");
+        result.Notes.Add("Streams come from the bench process over separate Unix socket connections (one stream per connection up to 1,000; ten per connection for 10,000, to stay within the file descriptor limit), each connection attested by the agent from its SO_PEERCRED credentials, as every workload is. They share one uid and so one registration entry: MiniSpire attests, matches and builds a response per stream either way, so per-stream agent work equals that of distinct workloads; only the SVID signing is shared (one SVID for the entry, as SPIRE does for workloads of the same entry). Truly distinct workloads with their own entries would add one signature per entry to a rotation, which benchmark 4 measures.");
         result.Notes.Add($"The change is an UpdateEntry on the server's admin API (a DNS name added to the entry); the agent sees it at its next sync (sync_interval {BenchContext.AgentSyncInterval}), has the server sign a new SVID and pushes it to every stream. 'change to last' includes that sync wait; 'first to last' is the agent's fan-out alone. The client streams run in the bench process on the same cores as the agent and the server.");
     }
 
     private sealed record Outcome(double OpenMs, double ChangeToFirstMs, double ChangeToLastMs, double FirstToLastMs, ProcMemory AgentWithStreams, ProcMemory AgentAfter, double IdleCpuCores);
 
-    private static async Task<Outcome> MeasureAsync(BenchContext context, string agentSocket, string serverSocket, int streams, int perConnection, int rotation)
+    private static async Task<Outcome> MeasureAsync(
+        BenchContext context, string agentSocket, string serverSocket, int agentPid, int streams, int perConnection, int rotation)
     {
         var channels = Enumerable.Range(0, (streams + perConnection - 1) / perConnection).Select(_ => BenchContext.WorkloadChannel(agentSocket)).ToList();
         using var stop = new CancellationTokenSource();
@@ -111,18 +112,18 @@ internal static class FanOut
 
             await WaitAsync(allOpen.Task, failure.Task, TimeSpan.FromSeconds(context.Tiny ? 60 : 300), () => $"every stream to receive its first SVID ({Volatile.Read(ref opened)} of {streams} did)");
             var openMs = Posix.Milliseconds(openStart, Stopwatch.GetTimestamp());
-            var idleCpuBefore = ProcMemory.CpuSeconds(StackAgentPid(context));
+            var idleCpuBefore = ProcMemory.CpuSeconds(agentPid);
             var idleStart = Stopwatch.GetTimestamp();
             await Task.Delay(TimeSpan.FromSeconds(context.Tiny ? 0.5 : 5));
-            var idleCpu = (ProcMemory.CpuSeconds(StackAgentPid(context)) - idleCpuBefore) / (Posix.Milliseconds(idleStart, Stopwatch.GetTimestamp()) / 1000);
-            var withStreams = ProcMemory.Read(StackAgentPid(context));
+            var idleCpu = (ProcMemory.CpuSeconds(agentPid) - idleCpuBefore) / (Posix.Milliseconds(idleStart, Stopwatch.GetTimestamp()) / 1000);
+            var withStreams = ProcMemory.Read(agentPid);
 
             var change = Stopwatch.GetTimestamp();
             await ChangeEntryAsync(serverSocket, context.WorkloadEntryId, rotation);
             await WaitAsync(allUpdated.Task, failure.Task, TimeSpan.FromSeconds(context.Tiny ? 30 : 120), () => $"every stream to receive the re-issued SVID ({streams - Volatile.Read(ref remaining)} of {streams} did; {Volatile.Read(ref laterMessages)} later messages arrived in all; streams still waiting: {string.Join(", ", Enumerable.Range(0, streams).Where(i => Volatile.Read(ref updated[i]) == 0).Take(10))})");
             var first = updated.Min();
             var last = updated.Max();
-            var after = ProcMemory.Read(StackAgentPid(context));
+            var after = ProcMemory.Read(agentPid);
             await stop.CancelAsync();
             await Task.WhenAll(readers);
             return new Outcome(openMs, Posix.Milliseconds(change, first), Posix.Milliseconds(change, last), Posix.Milliseconds(first, last), withStreams, after, idleCpu);
@@ -136,8 +137,6 @@ internal static class FanOut
             }
         }
     }
-
-    private static int StackAgentPid(BenchContext context) => context.StackAsync().GetAwaiter().GetResult().AgentProcessId;
 
     /// <summary>Waits for <paramref name="done"/>; a stream's failure or the timeout ends the wait with an exception.</summary>
     private static async Task WaitAsync(Task done, Task failed, TimeSpan timeout, Func<string> what)
