@@ -26,6 +26,11 @@ dotnet test SpiffeHelper.sln -c Release --no-build -nologo \
   --logger "trx" --logger "console;verbosity=normal" \
   --results-directory "$results" -- RunConfiguration.TestSessionTimeout=1500000 || status=$?
 
+# Every benchmark once at a tiny size so bench/ cannot rot (about a minute); it asserts nothing about speed,
+# only that each benchmark ran and wrote a well-formed results file (artifacts/bench/latest.json).
+bench_status=0
+bash bench/run.sh --tiny --no-publish --no-build || bench_status=$?
+
 passed=0 failed=0 skipped=0 total=0
 shopt -s nullglob
 for trx in "$results"/*.trx; do
@@ -40,6 +45,10 @@ done
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$total" -eq 0 ]; then
   echo "no test ran" >&2
+  exit 1
+fi
+if [ "$bench_status" -ne 0 ]; then
+  echo "bench: the tiny benchmark run failed (exit $bench_status); see its output above" >&2
   exit 1
 fi
 if [ "$failed" -ne 0 ] || [ "$status" -ne 0 ]; then

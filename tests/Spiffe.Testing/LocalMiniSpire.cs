@@ -44,8 +44,20 @@ public sealed class LocalMiniSpire : IAsyncDisposable
     /// <summary>The agent's SPIFFE ID, the parent of workload entries.</summary>
     public string AgentId { get; private set; } = string.Empty;
 
-    /// <summary>Starts a server, attests an agent with a fresh join token, and waits until both are healthy.</summary>
-    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null, bool prometheus = false)
+    /// <summary>The server's agent API port on 127.0.0.1 (TLS).</summary>
+    public int ServerPort => _serverPort;
+
+    /// <summary>The running agent's process ID (0 when it is not running).</summary>
+    public int AgentProcessId => _agent is { HasExited: false } agent ? agent.Id : 0;
+
+    /// <summary>The running server's process ID (0 when it is not running).</summary>
+    public int ServerProcessId => _server is { HasExited: false } server ? server.Id : 0;
+
+    /// <summary>
+    /// Starts a server, attests an agent with a fresh join token, and waits until both are healthy. The agent
+    /// syncs every <paramref name="agentSyncInterval"/> (a duration such as "1s" or "100ms").
+    /// </summary>
+    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null, string agentSyncInterval = "1s", bool prometheus = false)
     {
         var root = Path.Combine(Path.GetTempPath(), "stack-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(root);
@@ -86,7 +98,7 @@ public sealed class LocalMiniSpire : IAsyncDisposable
                 admin_socket_path = "{stack.AgentAdminSocket}"
                 data_dir = "{Path.Combine(root, "agent-data")}"
                 trust_bundle_path = "{Path.Combine(root, "bootstrap.pem")}"
-                sync_interval = "1s"
+                sync_interval = "{agentSyncInterval}"
                 log_level = "WARN"
                 {(prometheus ? $"[agent.telemetry.prometheus]\nport = {stack.AgentMetricsPort}" : string.Empty)}
                 """);
