@@ -1,11 +1,11 @@
 using System.Reflection;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
 using Spiffe.WorkloadApi;
 using SpiffeHelper.Cli;
 using SpiffeHelper.Config;
 using SpiffeHelper.Delivery;
 using SpiffeHelper.Health;
+using SpiffeHelper.Logging;
 using SpiffeHelper.Metrics;
 using SpiffeHelper.Reload;
 
@@ -74,7 +74,7 @@ internal static partial class HelperApp
 
         var options = loaded.Options!;
         var ownsFactory = environment.LoggerFactory is null;
-        var loggerFactory = environment.LoggerFactory ?? CreateLoggerFactory(options);
+        var loggerFactory = environment.LoggerFactory ?? CreateLoggerFactory(options, environment.Error, environment.Time);
         try
         {
             return await RunAsync(options, environment, loggerFactory, stop);
@@ -280,29 +280,9 @@ internal static partial class HelperApp
         }
     }
 
-    private static ILoggerFactory CreateLoggerFactory(HelperOptions options) => LoggerFactory.Create(builder =>
-    {
-        builder.SetMinimumLevel(options.LogLevel);
-        builder.AddConsole(console => console.LogToStandardErrorThreshold = LogLevel.Trace);
-        if (options.LogFormat == LogFormat.Json)
-        {
-            builder.AddJsonConsole(json =>
-            {
-                json.UseUtcTimestamp = true;
-                json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-            });
-        }
-        else
-        {
-            builder.AddSimpleConsole(text =>
-            {
-                text.SingleLine = true;
-                text.UseUtcTimestamp = true;
-                text.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                text.ColorBehavior = LoggerColorBehavior.Disabled;
-            });
-        }
-    });
+    private static LoggerFactory CreateLoggerFactory(HelperOptions options, TextWriter error, TimeProvider time) => new(
+        [new StandardErrorLoggerProvider(error, options.LogFormat, time)],
+        new LoggerFilterOptions { MinLevel = options.LogLevel });
 
     private static partial class Log
     {
