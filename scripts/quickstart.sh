@@ -132,6 +132,7 @@ say "Files written by spiffe-helper in $certs"
 ls -l "$certs" | sed 's/^/    /'
 echo "    SPIFFE ID: $(openssl x509 -in "$certs/svid.pem" -noout -ext subjectAltName | sed -n 's/.*URI://p' | tr -d ' ')"
 echo "    Health:    http://127.0.0.1:$health_port/ready  ->  $(curl -s "http://127.0.0.1:$health_port/ready" || true)"
+echo "    Metrics:   http://127.0.0.1:$health_port/metrics  ->  $(curl -s "http://127.0.0.1:$health_port/metrics" | grep -m1 '^spiffe_helper_x509_svid_expiry_timestamp_seconds' || true)"
 openssl verify -CAfile "$certs/bundle.pem" "$certs/svid.pem" | sed 's/^/    /'
 
 say "Watching rotations (Ctrl-C to stop everything)"
