@@ -89,8 +89,9 @@ internal static class CredentialBuilder
             notAfter = caNotAfter;
         }
 
-        using var leaf = request.Create(ca.Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(ca.Key), notBefore, notAfter, NewSerialNumber());
-        return X509CertificateLoader.LoadCertificate(leaf.RawData);
+        // The created certificate carries no private key (a signature generator, not a key, signed it), so it is
+        // returned as is: parsing it again cost a second OpenSSL decode per SVID.
+        return request.Create(ca.Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(ca.Key), notBefore, notAfter, NewSerialNumber());
     }
 
     /// <summary>Reads a PKCS#10 CSR (DER), checking its signature; only its public key is used.</summary>
