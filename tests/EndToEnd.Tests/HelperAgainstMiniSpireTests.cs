@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Spiffe.Testing;
+using EndToEnd.Tests.Support;
 
 namespace EndToEnd.Tests;
 
@@ -28,9 +29,9 @@ public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
     public async Task DaemonMode_ShortTtl_EveryRotationWritesAChainOpensslVerifiesWithTheMatchingKey()
     {
         // 20 s TTL plus 10 s backdating: the agent rotates roughly every 5 s.
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-x509SVIDTTL", "20");
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}", "-x509SVIDTTL", "20");
         var config = await WriteConfigAsync(daemonMode: true);
-        using var helper = StartHelper(config);
+        using var helper = Processes.StartHelper(config);
         var serials = new List<string>();
         try
         {
@@ -61,8 +62,8 @@ public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
     [Fact]
     public async Task AgentSigkilledAndRestarted_HelperKeepsItsFilesAndRecoversWithoutRestart()
     {
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-x509SVIDTTL", "20");
-        using var helper = StartHelper(await WriteConfigAsync(daemonMode: true));
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}", "-x509SVIDTTL", "20");
+        using var helper = Processes.StartHelper(await WriteConfigAsync(daemonMode: true));
         try
         {
             var first = await NextSerialAsync(null, helper);
@@ -85,8 +86,8 @@ public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
     [Fact]
     public async Task ServerSigkilled_FilesStayValidAndRotationResumesWhenItReturns()
     {
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-x509SVIDTTL", "20");
-        using var helper = StartHelper(await WriteConfigAsync(daemonMode: true));
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}", "-x509SVIDTTL", "20");
+        using var helper = Processes.StartHelper(await WriteConfigAsync(daemonMode: true));
         try
         {
             var first = await NextSerialAsync(null, helper);
@@ -111,7 +112,7 @@ public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
     [Fact]
     public async Task OneShot_InitContainerMode_WritesOnceAndExitsZero()
     {
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}");
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}");
         var config = await WriteConfigAsync(daemonMode: false);
 
         var run = await ProcessRunner.RunAsync(PublishedHelperBinary.Get(), ["-config", config], Timeout);
@@ -173,24 +174,5 @@ public sealed class HelperAgainstMiniSpireTests : IAsyncLifetime
             one_shot_timeout = "30s"
             """);
         return path;
-    }
-
-    private static Process StartHelper(string config)
-    {
-        var info = new ProcessStartInfo(PublishedHelperBinary.Get()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add("-config");
-        info.ArgumentList.Add(config);
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static string Uid()
-    {
-        var status = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-        return status.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[2];
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Spiffe.Testing;
+using EndToEnd.Tests.Support;
 
 namespace EndToEnd.Tests;
 
@@ -54,12 +55,12 @@ public sealed class JwtAndKeystoresAgainstMiniSpireTests : IAsyncLifetime
     [Fact]
     public async Task DaemonMode_ShortJwtTtl_TokensVerifyWithTheWrittenBundleAndAreRefreshedBeforeExpiry()
     {
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-jwtSVIDTTL", "10");
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}", "-jwtSVIDTTL", "10");
         var config = await WriteConfigAsync("""
             jwt_svids = [{ jwt_audience = "api", jwt_extra_audiences = ["audit"], jwt_svid_file_name = "api.token" }]
             jwt_bundle_file_name = "jwt_bundle.json"
             """);
-        using var helper = StartHelper(config);
+        using var helper = Processes.StartHelper(config);
         var tokens = new List<(string Token, long Expiry)>();
         try
         {
@@ -111,7 +112,7 @@ public sealed class JwtAndKeystoresAgainstMiniSpireTests : IAsyncLifetime
         Assert.True(made.ExitCode == 0, made.ToString());
         var set = await _stack.ServerCliAsync("bundle", "set", "-id", "spiffe://partner.test", "-path", partnerCa);
         Assert.True(set.ExitCode == 0, set.ToString());
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-federatesWith", "spiffe://partner.test");
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}", "-federatesWith", "spiffe://partner.test");
         var passwordFile = Path.Combine(_stack.Root, "store-password");
         await File.WriteAllTextAsync(passwordFile, StorePassword + "\n");
         var config = await WriteConfigAsync($$"""
@@ -209,24 +210,5 @@ public sealed class JwtAndKeystoresAgainstMiniSpireTests : IAsyncLifetime
             {more}
             """);
         return path;
-    }
-
-    private static Process StartHelper(string config)
-    {
-        var info = new ProcessStartInfo(PublishedHelperBinary.Get()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add("-config");
-        info.ArgumentList.Add(config);
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static string Uid()
-    {
-        var status = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-        return status.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[2];
     }
 }

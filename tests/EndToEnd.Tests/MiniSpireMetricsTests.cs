@@ -1,5 +1,6 @@
 using System.Globalization;
 using Spiffe.Testing;
+using EndToEnd.Tests.Support;
 
 namespace EndToEnd.Tests;
 
@@ -26,7 +27,7 @@ public sealed class MiniSpireMetricsTests : IAsyncLifetime
     [Fact]
     public async Task ServerAndAgentMetrics_PassPromtoolAndCountEntriesAgentsSvidsCallsAndAttestationFailures()
     {
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}");
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}");
         var certs = Path.Combine(_stack.Root, "certs");
         var config = Path.Combine(_stack.Root, "helper.conf");
         await File.WriteAllTextAsync(config, $"""
@@ -46,14 +47,14 @@ public sealed class MiniSpireMetricsTests : IAsyncLifetime
 
         await AssertPromtoolAcceptsAsync(server);
         await AssertPromtoolAcceptsAsync(agent);
-        Assert.True(Value(server, "minispire_server_svids_signed_total{svid_type=\"x509\"}") >= 2, server); // the agent's and the workload's
-        Assert.Equal(1, Value(server, "minispire_server_registration_entries"));
-        Assert.Equal(1, Value(server, "minispire_server_agents"));
-        Assert.Equal(1, Value(server, "minispire_server_node_attestation_failures_total{reason=\"unknown_token\"}"));
-        Assert.Equal(0, Value(server, "minispire_server_node_attestation_failures_total{reason=\"expired_token\"}"));
-        Assert.Equal(1, Value(agent, "minispire_agent_cache_entries"));
-        Assert.Equal(1, Value(agent, "minispire_agent_cache_x509_svids"));
-        Assert.InRange(Value(agent, "minispire_agent_sync_lag_seconds")!.Value, 0, 30);
+        Assert.True(Processes.SampleValue(server, "minispire_server_svids_signed_total{svid_type=\"x509\"}") >= 2, server); // the agent's and the workload's
+        Assert.Equal(1, Processes.SampleValue(server, "minispire_server_registration_entries"));
+        Assert.Equal(1, Processes.SampleValue(server, "minispire_server_agents"));
+        Assert.Equal(1, Processes.SampleValue(server, "minispire_server_node_attestation_failures_total{reason=\"unknown_token\"}"));
+        Assert.Equal(0, Processes.SampleValue(server, "minispire_server_node_attestation_failures_total{reason=\"expired_token\"}"));
+        Assert.Equal(1, Processes.SampleValue(agent, "minispire_agent_cache_entries"));
+        Assert.Equal(1, Processes.SampleValue(agent, "minispire_agent_cache_x509_svids"));
+        Assert.InRange(Processes.SampleValue(agent, "minispire_agent_sync_lag_seconds")!.Value, 0, 30);
         Assert.Contains("minispire_agent_workload_api_calls_total{rpc=\"FetchX509SVID\",code=", agent, StringComparison.Ordinal);
         Assert.DoesNotContain("dotnet_", server + agent, StringComparison.Ordinal);
 
@@ -94,17 +95,5 @@ public sealed class MiniSpireMetricsTests : IAsyncLifetime
         await File.WriteAllTextAsync(file, exposition);
         var check = await ProcessRunner.RunAsync("sh", ["-c", "promtool check metrics < \"$1\"", "sh", file], Timeout);
         Assert.True(check.ExitCode == 0, check + "\n" + exposition);
-    }
-
-    private static double? Value(string text, string series)
-    {
-        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
-        return line is null ? null : double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
-    }
-
-    private static string Uid()
-    {
-        var status = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-        return status.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[2];
     }
 }

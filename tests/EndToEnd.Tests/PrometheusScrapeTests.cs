@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Spiffe.Testing;
+using EndToEnd.Tests.Support;
 
 namespace EndToEnd.Tests;
 
@@ -34,7 +35,7 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
 
         // 20 s TTL (30 s lifetime with MiniSpire's 10 s backdating): the rotation-stalled threshold,
         // 0.6 of the lifetime, is 18 s without a write.
-        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Uid()}", "-x509SVIDTTL", "20");
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{Identity.Uid()}", "-x509SVIDTTL", "20");
     }
 
     public async Task DisposeAsync()
@@ -48,15 +49,15 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
     {
         // A real child that SIGUSR1 terminates: the second write signals it, the third restarts it
         // (cmd_restart_policy "on_renewal"), so every counter family has samples.
-        var healthPort = FreePort();
-        using var helper = StartHelper(await WriteConfigAsync(healthPort, """
+        var healthPort = HelperRun.FreePort();
+        using var helper = Processes.StartHelper(await WriteConfigAsync(healthPort, """
             cmd = "sleep"
             cmd_args = "300"
             renew_signal = "SIGUSR1"
             """));
         try
         {
-            var text = await WaitForMetricsAsync(healthPort, helper, t => Value(t, "spiffe_helper_child_restarts_total") >= 1);
+            var text = await WaitForMetricsAsync(healthPort, helper, t => Processes.SampleValue(t, "spiffe_helper_child_restarts_total") >= 1);
 
             var file = Path.Combine(_stack.Root, "metrics.txt");
             await File.WriteAllTextAsync(file, text);
@@ -75,13 +76,13 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
             }
 
             const string Id = "{spiffe_id=\"spiffe://example.org/web\"}";
-            Assert.Equal(30, Value(text, "spiffe_helper_x509_svid_lifetime_seconds" + Id));
-            var expiry = Value(text, "spiffe_helper_x509_svid_expiry_timestamp_seconds" + Id)!.Value;
+            Assert.Equal(30, Processes.SampleValue(text, "spiffe_helper_x509_svid_lifetime_seconds" + Id));
+            var expiry = Processes.SampleValue(text, "spiffe_helper_x509_svid_expiry_timestamp_seconds" + Id)!.Value;
             var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
             Assert.InRange(expiry, now - 5, now + 31);
-            Assert.Equal(1, Value(text, "spiffe_helper_ready"));
-            Assert.True(Value(text, "spiffe_helper_rotations_total") >= 3, text);
-            Assert.True(Value(text, "spiffe_helper_signal_deliveries_total{target=\"child\",result=\"delivered\"}") >= 1, text);
+            Assert.Equal(1, Processes.SampleValue(text, "spiffe_helper_ready"));
+            Assert.True(Processes.SampleValue(text, "spiffe_helper_rotations_total") >= 3, text);
+            Assert.True(Processes.SampleValue(text, "spiffe_helper_signal_deliveries_total{target=\"child\",result=\"delivered\"}") >= 1, text);
             Assert.Contains("spiffe_helper_bundle_ca_latest_expiry_timestamp_seconds{trust_domain=\"example.org\"}", text, StringComparison.Ordinal);
             Assert.Matches(new Regex("^spiffe_helper_build_info\\{version=\"[^\"]+\"\\} 1$", RegexOptions.Multiline), text);
         }
@@ -94,9 +95,9 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
     [Fact]
     public async Task Prometheus_AgentStopped_RotationStalledGoesPendingThenFiring_AndResolvesWhenTheAgentReturns()
     {
-        var healthPort = FreePort();
-        using var helper = StartHelper(await WriteConfigAsync(healthPort));
-        var prometheusPort = FreePort();
+        var healthPort = HelperRun.FreePort();
+        using var helper = Processes.StartHelper(await WriteConfigAsync(healthPort));
+        var prometheusPort = HelperRun.FreePort();
         using var prometheus = await StartPrometheusAsync(prometheusPort, healthPort);
         try
         {
@@ -125,8 +126,8 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
             await _stack.StartAgentAsync();
             await WaitUntilAsync(async () => await AlertStateAsync(prometheusPort) is null, prometheus, helper, "SpiffeHelperRotationStalled to resolve");
             var metrics = await ScrapeAsync(healthPort);
-            Assert.True(Value(metrics, "spiffe_helper_stream_reconnects_total{rpc=\"FetchX509SVID\"}") >= 1, metrics);
-            Assert.True(Value(metrics, "spiffe_helper_workload_api_errors_total{rpc=\"FetchX509SVID\",code=\"Unavailable\"}") >= 1, metrics);
+            Assert.True(Processes.SampleValue(metrics, "spiffe_helper_stream_reconnects_total{rpc=\"FetchX509SVID\"}") >= 1, metrics);
+            Assert.True(Processes.SampleValue(metrics, "spiffe_helper_workload_api_errors_total{rpc=\"FetchX509SVID\",code=\"Unavailable\"}") >= 1, metrics);
         }
         finally
         {
@@ -187,7 +188,7 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
             info.ArgumentList.Add(argument);
         }
 
-        return StartDrained(info);
+        return Processes.StartDrained(info);
     }
 
     private async Task<string?> AlertStateAsync(int prometheusPort)
@@ -286,24 +287,6 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
         return path;
     }
 
-    private static Process StartHelper(string config)
-    {
-        var info = new ProcessStartInfo(PublishedHelperBinary.Get()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add("-config");
-        info.ArgumentList.Add(config);
-        return StartDrained(info);
-    }
-
-    private static Process StartDrained(ProcessStartInfo info)
-    {
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
     private static async Task StopAsync(Process process)
     {
         if (!process.HasExited)
@@ -311,13 +294,6 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
         }
-    }
-
-    /// <summary>The value of the sample line that starts with <paramref name="series"/>, or null.</summary>
-    private static double? Value(string text, string series)
-    {
-        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
-        return line is null ? null : double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
     }
 
     /// <summary>Every metric name in the contract table of examples/prometheus/README.md.</summary>
@@ -329,18 +305,5 @@ public sealed partial class PrometheusScrapeTests : IAsyncLifetime
             .ToList();
         Assert.Equal(15, names.Count);
         return names;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string Uid()
-    {
-        var status = File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal));
-        return status.Split(['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[2];
     }
 }
