@@ -10,8 +10,16 @@ namespace SpiffeHelper.Delivery;
 /// <summary>One file of a set: its name in the folder, its bytes and its mode.</summary>
 internal sealed record FileContent(string Name, byte[] Bytes, UnixFileMode Mode, bool IsSecret);
 
-/// <summary>The files of one update, ready to write, and what is known about the identity they carry.</summary>
-internal sealed record CredentialFileSet(SpiffeId Id, DateTimeOffset NotAfter, IReadOnlyList<FileContent> Files);
+/// <summary>
+/// The files of one update, ready to write, and what is known about what they carry: the SVID's identity and
+/// validity, and per trust domain whose CAs reach the disk, the earliest and latest CA expiry among them.
+/// </summary>
+internal sealed record CredentialFileSet(
+    SpiffeId Id,
+    DateTimeOffset NotBefore,
+    DateTimeOffset NotAfter,
+    IReadOnlyList<FileContent> Files,
+    IReadOnlyDictionary<string, (DateTimeOffset Earliest, DateTimeOffset Latest)> CaExpiries);
 
 /// <summary>
 /// An X.509 context that must not be written (no SVID for the hint, a chain that does not verify), or,
@@ -120,9 +128,22 @@ internal static class CredentialFiles
             }
         }
 
-        return new CredentialFileSet(svid.Id, svid.NotAfter, files);
+        // Federated CAs reach the disk when merged into the bundle file or written to the per-domain folder.
+        var federatedOnDisk = x509.IncludeFederatedDomains || x509.TrustBundlesDirName is not null;
+        var caExpiries = new Dictionary<string, (DateTimeOffset Earliest, DateTimeOffset Latest)>(StringComparer.Ordinal);
+        foreach (var trustDomainBundle in context.Bundles.Bundles.Where(b => federatedOnDisk || b.TrustDomain.Equals(svid.Id.TrustDomain)))
+        {
+            var notAfters = trustDomainBundle.Authorities.Where(c => !options.OmitExpired || !IsExpired(c, now)).Select(NotAfterOf).ToList();
+            if (notAfters.Count > 0)
+            {
+                caExpiries[trustDomainBundle.TrustDomain.Name] = (notAfters.Min(), notAfters.Max());
+            }
+        }
+
+        return new CredentialFileSet(svid.Id, svid.NotBefore, svid.NotAfter, files, caExpiries);
     }
 
-    private static bool IsExpired(X509Certificate2 certificate, DateTimeOffset now) =>
-        new DateTimeOffset(certificate.NotAfter.ToUniversalTime()) < now;
+    private static DateTimeOffset NotAfterOf(X509Certificate2 certificate) => new(certificate.NotAfter.ToUniversalTime());
+
+    private static bool IsExpired(X509Certificate2 certificate, DateTimeOffset now) => NotAfterOf(certificate) < now;
 }

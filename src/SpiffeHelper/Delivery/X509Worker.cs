@@ -188,7 +188,7 @@ internal sealed partial class X509Worker(
             }
 
             health.Written(files.NotAfter);
-            metrics?.X509Written(context, files.Id, options, time.GetUtcNow());
+            metrics?.X509Written(files);
             Log.Written(logger, files.Id, writer.Directory, files.NotAfter);
             return DeliveryResult.Written;
         }

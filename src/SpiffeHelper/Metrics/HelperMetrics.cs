@@ -1,6 +1,5 @@
-using Spiffe;
 using Spiffe.WorkloadApi;
-using SpiffeHelper.Config;
+using SpiffeHelper.Delivery;
 
 namespace SpiffeHelper.Metrics;
 
@@ -73,42 +72,11 @@ internal sealed class HelperMetrics
         }
     }
 
-    /// <summary>
-    /// A new X.509 file set built from <paramref name="context"/> is on disk. The CA expiries are those of
-    /// the trust domains the bundle file holds: the SVID's own, and the federated ones when
-    /// include_federated_domains; with omit_expired, expired CAs (not in the file) are left out.
-    /// </summary>
-    public void X509Written(X509Context context, SpiffeId spiffeId, HelperOptions options, DateTimeOffset now)
+    /// <summary>A new X.509 file set is on disk: its SVID's times and the CA expiries of the trust domains it holds.</summary>
+    public void X509Written(CredentialFileSet files)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        ArgumentNullException.ThrowIfNull(options);
-        var svid = context.FindSvid(options.Hint);
-        if (svid is null)
-        {
-            return;
-        }
-
-        // Federated CAs are on disk when merged into the bundle file or written to the per-domain folder.
-        var federatedOnDisk = options.X509 is { } x509 && (x509.IncludeFederatedDomains || x509.TrustBundlesDirName is not null);
-        var expiries = new Dictionary<string, (DateTimeOffset Earliest, DateTimeOffset Latest)>(StringComparer.Ordinal);
-        foreach (var bundle in context.Bundles.Bundles)
-        {
-            if (!bundle.TrustDomain.Equals(spiffeId.TrustDomain) && !federatedOnDisk)
-            {
-                continue;
-            }
-
-            var notAfters = bundle.Authorities
-                .Select(ca => new DateTimeOffset(ca.NotAfter.ToUniversalTime()))
-                .Where(notAfter => !options.OmitExpired || notAfter > now)
-                .ToList();
-            if (notAfters.Count > 0)
-            {
-                expiries[bundle.TrustDomain.Name] = (notAfters.Min(), notAfters.Max());
-            }
-        }
-
-        X509Written(spiffeId.ToString(), svid.NotBefore, svid.NotAfter, expiries);
+        ArgumentNullException.ThrowIfNull(files);
+        X509Written(files.Id.ToString(), files.NotBefore, files.NotAfter, files.CaExpiries);
     }
 
     /// <summary>

@@ -7,6 +7,7 @@ using Spiffe;
 using Spiffe.Testing;
 using Spiffe.WorkloadApi;
 using SpiffeHelper.Config;
+using SpiffeHelper.Delivery;
 using SpiffeHelper.Health;
 using SpiffeHelper.Metrics;
 using SpiffeHelper.Tests.Delivery;
@@ -17,8 +18,8 @@ public sealed class HelperMetricsTests : IDisposable
 {
     private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private readonly FakeTimeProvider _time = new(Now);
-    private readonly TestCertificateAuthority _ca = TestCertificateAuthority.Create("example.org", caTtl: TimeSpan.FromDays(2));
-    private readonly TestCertificateAuthority _federated = TestCertificateAuthority.Create("other.org", caTtl: TimeSpan.FromDays(5));
+    private readonly TestCertificateAuthority _ca = TestCertificateAuthority.Create("example.org", time: new FakeTimeProvider(Now.AddHours(-1)), caTtl: TimeSpan.FromDays(2));
+    private readonly TestCertificateAuthority _federated = TestCertificateAuthority.Create("other.org", time: new FakeTimeProvider(Now.AddHours(-1)), caTtl: TimeSpan.FromDays(5));
     private bool _ready;
 
     public void Dispose()
@@ -65,7 +66,7 @@ public sealed class HelperMetricsTests : IDisposable
         response.FederatedBundles.Add("other.org", ByteString.CopyFrom(_federated.Root.RawData));
         using var context = WorkloadApiResponses.ToX509Context(response);
 
-        metrics.X509Written(context, SpiffeId.Parse("spiffe://example.org/web"), CredentialFilesTests.Options(), Now);
+        metrics.X509Written(CredentialFiles.Build(context, CredentialFilesTests.Options(), Now));
         _ready = true;
         var text = metrics.Render();
 
@@ -82,7 +83,7 @@ public sealed class HelperMetricsTests : IDisposable
 
         // Federated CAs are not in the bundle file unless include_federated_domains.
         Assert.DoesNotContain("trust_domain=\"other.org\"", text, StringComparison.Ordinal);
-        metrics.X509Written(context, SpiffeId.Parse("spiffe://example.org/web"), CredentialFilesTests.Options(includeFederated: true), Now);
+        metrics.X509Written(CredentialFiles.Build(context, CredentialFilesTests.Options(includeFederated: true), Now));
         Assert.Equal(
             Seconds(new DateTimeOffset(_federated.Root.NotAfter.ToUniversalTime())),
             Value(metrics.Render(), "spiffe_helper_bundle_ca_latest_expiry_timestamp_seconds{trust_domain=\"other.org\"}"));
