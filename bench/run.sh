@@ -39,12 +39,13 @@ if [ "$publish" = 1 ]; then
   bash scripts/publish.sh minispire "$publish_dir/minispire"
 fi
 # The JIT helper (framework-dependent apphost) and the bench come from the Release build; the bare Native
-# AOT reference is published here (a few seconds).
+# AOT reference programs are published here (bench/Reference in seconds, bench/ReferenceClient in about 30 s).
 if [ "$build" = 1 ]; then
   dotnet build src/SpiffeHelper -c Release -nologo -v quiet
   dotnet build bench/Bench -c Release -nologo -v quiet
 fi
 dotnet publish bench/Reference -c Release -r "${RID:-linux-x64}" -nologo -v quiet -o "$bench_dir/reference"
+dotnet publish bench/ReferenceClient -c Release -r "${RID:-linux-x64}" -nologo -v quiet -o "$bench_dir/reference-client"
 bench_dll="$root/bench/Bench/bin/Release/net10.0/bench.dll"
 
 dotnet "$bench_dll" run --size "$size" \
@@ -52,5 +53,6 @@ dotnet "$bench_dll" run --size "$size" \
   --helper-jit "$root/src/SpiffeHelper/bin/Release/net10.0/spiffe-helper" \
   --minispire "$publish_dir/minispire/minispire.dll" \
   --reference "$bench_dir/reference/bench-reference" \
+  --reference-client "$bench_dir/reference-client/bench-reference-client" \
   --out "$out" --work "$root/artifacts/bench-work" ${pass[@]+"${pass[@]}"}
 dotnet "$bench_dll" verify "$out/latest.json"

@@ -24,6 +24,9 @@ internal sealed record BenchOptions
     /// <summary>The bare Native AOT reference program (bench/Reference).</summary>
     public required string Reference { get; init; }
 
+    /// <summary>The Native AOT library floors: one Grpc.Net.Client call, one certificate (bench/ReferenceClient).</summary>
+    public required string ReferenceClient { get; init; }
+
     /// <summary>Where latest.md and latest.json go.</summary>
     public required string OutputDirectory { get; init; }
 
@@ -42,7 +45,8 @@ internal sealed record BenchOptions
     public bool Runs(int benchmark) => Only.Count == 0 || Only.Contains(benchmark);
 
     public const string Usage = """
-        usage: bench run --helper PATH --helper-jit PATH --minispire DLL --reference PATH --out DIR --work DIR
+        usage: bench run --helper PATH --helper-jit PATH --minispire DLL --reference PATH --reference-client PATH
+                         --out DIR --work DIR
                          [--size tiny|full] [--only 1,2,...] [--fanout-10k] [--gc-variants]
                bench verify RESULTS.json
         """;
@@ -126,13 +130,14 @@ internal sealed record BenchOptions
             HelperJit = File("--helper-jit"),
             MiniSpire = File("--minispire"),
             Reference = File("--reference"),
+            ReferenceClient = File("--reference-client"),
             OutputDirectory = Directory("--out"),
             WorkDirectory = Directory("--work"),
             Only = only,
             FanOut10k = flags.Contains("--fanout-10k"),
             GcVariants = flags.Contains("--gc-variants"),
         };
-        foreach (var key in values.Keys.Except(["--size", "--helper", "--helper-jit", "--minispire", "--reference", "--out", "--work", "--only"]))
+        foreach (var key in values.Keys.Except(["--size", "--helper", "--helper-jit", "--minispire", "--reference", "--reference-client", "--out", "--work", "--only"]))
         {
             errors.Add($"unknown option {key}");
         }

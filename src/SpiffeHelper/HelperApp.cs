@@ -1,4 +1,3 @@
-using System.Reflection;
 using Microsoft.Extensions.Logging;
 using Spiffe.WorkloadApi;
 using SpiffeHelper.Cli;
@@ -34,8 +33,7 @@ internal sealed record HelperEnvironment(
 /// </summary>
 internal static partial class HelperApp
 {
-    public static string Version =>
-        typeof(HelperApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
+    public static string Version => HelperVersion.Text;
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args, HelperEnvironment environment, CancellationToken stop)
     {

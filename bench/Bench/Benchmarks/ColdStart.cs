@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Spiffe.Testing;
 
 namespace Bench.Benchmarks;
 
@@ -38,8 +39,26 @@ internal static class ColdStart
         result.Add("reference AOT write-a-file median", reference.Median, "ms");
         result.Add("reference AOT write-a-file p90", reference.Percentile(90), "ms");
 
+        // The library floors, built as the helper is (Native AOT, same runtime): what a one-shot helper on
+        // Grpc.Net.Client and .NET's OpenSSL-backed X.509 cannot go below, whatever its own code does.
+        var client = context.Options.ReferenceClient;
+        var fetch = await MeasureAsync(runs, client, _ => ["fetch", stack.AgentSocket], environment: null, _ => { });
+        result.Add("reference AOT Grpc.Net.Client FetchX509SVID median", fetch.Median, "ms");
+        var certificatePem = Path.Combine(context.WorkDirectory("cold-reference-x509"), "certificate.pem");
+        using (var authority = TestCertificateAuthority.Create())
+        {
+            File.WriteAllText(certificatePem, authority.Root.ExportCertificatePem());
+        }
+
+        var x509 = await MeasureAsync(runs, client, _ => ["x509", certificatePem], environment: null, _ => { });
+        result.Add("reference AOT X509CertificateLoader one certificate median", x509.Median, "ms");
+        var fetchX509 = await MeasureAsync(runs, client, _ => ["fetch-x509", stack.AgentSocket], environment: null, _ => { });
+        result.Add("reference AOT FetchX509SVID + leaf certificate median", fetchX509.Median, "ms");
+        result.Add("reference AOT FetchX509SVID + leaf certificate min", fetchX509.Min, "ms");
+
         result.Notes.Add($"{runs} runs each ({jitRuns} for JIT) after one unmeasured warm-up run; wall time from Process.Start in the bench to the exit being reaped, so the bench's own fork/exec cost is in every figure, the reference's too. Each run writes into a fresh directory and must exit 0 with all three files present.");
         result.Notes.Add("'System CA store hidden' runs the same AOT binary with SSL_CERT_FILE=/dev/null and SSL_CERT_DIR set to an empty directory. .NET's X509Chain on Linux loads and parses the whole system root store the first time a chain is built, even with CustomRootTrust; the helper verifies SVIDs without X509Chain (Spiffe.X509.ChainVerification) so that a one-shot run never pays for it, and this row is the control: it should match the plain median.");
+        result.Notes.Add("The library floors are bench/ReferenceClient (`bench-reference-client`), Native AOT like the helper and started the same way: `fetch` makes one FetchX509SVID call to the same agent with Grpc.Net.Client over the Unix socket (SocketsHttpHandler, HTTP/2), reads the first message and exits; `x509` loads one PEM certificate with X509CertificateLoader (which loads and initialises OpenSSL); `fetch-x509` does both, with the SVID's leaf: the least a .NET one-shot helper on these libraries does, before verifying, encoding and writing anything.");
         result.Notes.Add("The JIT build is the framework-dependent apphost of src/SpiffeHelper (bin/Release), started the same way.");
         result.Notes.Add("The Go spiffe-helper takes 6-7.5 ms here against a local Workload API (figure from the issue, not measured in this run).");
     }

@@ -36,18 +36,27 @@ internal static class IdleMemory
         result.Add("helper RssFile (binary, libraries)", memory.RssFileMiB, "MiB");
         result.Add("helper threads", memory.Threads, "threads");
 
-        var reference = await MeasureReferenceAsync(context, settle);
+        var reference = await MeasureReferenceAsync(context.Options.Reference, ["idle"], settle);
         result.Add("reference AOT program RSS", reference.RssMiB, "MiB");
         result.Add("reference AOT program RssAnon", reference.RssAnonMiB, "MiB");
 
+        var grpc = await MeasureReferenceAsync(context.Options.ReferenceClient, ["fetch-idle", stack.AgentSocket], settle);
+        result.Add("reference AOT Grpc.Net.Client stream open RSS", grpc.RssMiB, "MiB");
+        result.Add("reference AOT Grpc.Net.Client stream open RssAnon", grpc.RssAnonMiB, "MiB");
+        var grpcX509 = await MeasureReferenceAsync(context.Options.ReferenceClient, ["fetch-x509-idle", stack.AgentSocket], settle);
+        result.Add("reference AOT stream open + certificate loaded RSS", grpcX509.RssMiB, "MiB");
+        result.Add("reference AOT stream open + certificate loaded RssAnon", grpcX509.RssAnonMiB, "MiB");
+
         result.Add("helper binary size", new FileInfo(context.Options.Helper).Length / 1048576.0, "MiB");
         result.Add("reference binary size", new FileInfo(context.Options.Reference).Length / 1048576.0, "MiB");
+        result.Add("reference client binary size", new FileInfo(context.Options.ReferenceClient).Length / 1048576.0, "MiB");
 
         result.Notes.Add($"Measured {settle.TotalSeconds:0} s after the first write and the first 200 from /ready, from /proc/PID/status (VmRSS, RssAnon, RssFile). The helper runs in daemon mode with log_level info and the health listener on, against the MiniSpire agent.");
         result.Notes.Add(metrics
             ? "Metrics: the helper answered GET /metrics on the health listener, so they were on during the measurement."
             : "Metrics: this build of the helper does not serve /metrics on the health listener (the metrics feature is not merged here); the figure is without metrics.");
         result.Notes.Add("The reference is bench/Reference (`bench-reference idle`): a Native AOT program that prints a line and waits for SIGTERM, built in the same run: the floor any .NET Native AOT process pays.");
+        result.Notes.Add("The library floors are bench/ReferenceClient (`bench-reference-client`), Native AOT like the helper: `fetch-idle` opens a FetchX509SVID stream to the same agent with Grpc.Net.Client over the Unix socket, reads the first message and keeps the stream open, as the helper's daemon does; `fetch-x509-idle` also loads the SVID's leaf certificate with X509CertificateLoader, which maps OpenSSL (libcrypto, libssl). Both are measured like the helper, the same time after they print ready: what a .NET daemon on these two libraries holds before any code of its own.");
         result.Notes.Add("The Go spiffe-helper v0.10 measures 14.9 MB RSS (1.8 MB anonymous) and a 24 MB binary on this kind of machine (figures from the issue, not measured in this run).");
 
         if (context.Options.GcVariants)
@@ -87,10 +96,10 @@ internal static class IdleMemory
         return (ProcMemory.Read(helper.Id), metrics);
     }
 
-    private static async Task<ProcMemory> MeasureReferenceAsync(BenchContext context, TimeSpan settle)
+    private static async Task<ProcMemory> MeasureReferenceAsync(string program, string[] arguments, TimeSpan settle)
     {
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var reference = ChildProcess.Start(context.Options.Reference, ["idle"], line =>
+        await using var reference = ChildProcess.Start(program, arguments, line =>
         {
             if (line == "ready")
             {

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -225,59 +226,85 @@ public sealed partial class WorkloadApiClient : IDisposable
     {
         var backoff = new LinearBackoff(_options.InitialRetryDelay, _options.MaxRetryDelay);
         var reconnecting = false;
-        var pipeline = new ResiliencePipelineBuilder { TimeProvider = _options.TimeProvider }
-            .AddRetry(new RetryStrategyOptions
+        bool ShouldRetry(Exception? exception) =>
+            !cancellationToken.IsCancellationRequested && exception switch
             {
-                MaxRetryAttempts = int.MaxValue,
-                ShouldHandle = args => ValueTask.FromResult(
-                    !cancellationToken.IsCancellationRequested && args.Outcome.Exception switch
-                    {
-                        RpcException e => IsRetryable(e.StatusCode),
-                        StreamEndedException => true,
-                        _ => false,
-                    }),
-                DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(backoff.Next()),
-                OnRetry = args =>
+                RpcException e => IsRetryable(e.StatusCode),
+                StreamEndedException => true,
+                _ => false,
+            };
+
+        // Ends only by an exception: a failed or ended call, or cancellation.
+        async Task AttemptAsync(CancellationToken token)
+        {
+            using var call = startCall(CallOptions(token));
+            while (await call.ResponseStream.MoveNext(token))
+            {
+                T value;
+                try
                 {
-                    reconnecting = true;
-                    Report(rpc, args.Outcome.Exception!, args.RetryDelay);
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+                    value = convert(call.ResponseStream.Current);
+                }
+                catch (WorkloadApiResponseException e)
+                {
+                    // A bad message is dropped: the consumer keeps what it had.
+                    Log.InvalidResponse(_logger, rpc, e.Message);
+                    _options.OnFailure?.Invoke(new WorkloadApiFailure(rpc, WorkloadApiFailureKind.InvalidResponse, null, e, null));
+                    continue;
+                }
+
+                backoff.Reset();
+                if (reconnecting)
+                {
+                    reconnecting = false;
+                    _options.OnReconnected?.Invoke(rpc);
+                }
+
+                await writer.WriteAsync(value, token);
+            }
+
+            throw new StreamEndedException(rpc);
+        }
 
         try
         {
+            // The first attempt runs without the retry pipeline, which is built only once a call fails:
+            // building it validates its options by reflection (DataAnnotations, TypeDescriptor), several
+            // milliseconds of a one-shot run's start-up, and code that would otherwise stay resident.
+            ExceptionDispatchInfo? firstFailure = null;
+            try
+            {
+                await AttemptAsync(cancellationToken);
+            }
+            catch (Exception e) when (ShouldRetry(e))
+            {
+                firstFailure = ExceptionDispatchInfo.Capture(e);
+            }
+
+            var pipeline = new ResiliencePipelineBuilder { TimeProvider = _options.TimeProvider }
+                .AddRetry(new RetryStrategyOptions
+                {
+                    MaxRetryAttempts = int.MaxValue,
+                    ShouldHandle = args => ValueTask.FromResult(ShouldRetry(args.Outcome.Exception)),
+                    DelayGenerator = _ => ValueTask.FromResult<TimeSpan?>(backoff.Next()),
+                    OnRetry = args =>
+                    {
+                        reconnecting = true;
+                        Report(rpc, args.Outcome.Exception!, args.RetryDelay);
+                        return ValueTask.CompletedTask;
+                    },
+                })
+                .Build();
             await pipeline.ExecuteAsync(
                 async token =>
                 {
-                    using var call = startCall(CallOptions(token));
-                    while (await call.ResponseStream.MoveNext(token))
+                    // The pipeline's first outcome is the failure of the attempt above: reported and retried like any other.
+                    if (Interlocked.Exchange(ref firstFailure, null) is { } failure)
                     {
-                        T value;
-                        try
-                        {
-                            value = convert(call.ResponseStream.Current);
-                        }
-                        catch (WorkloadApiResponseException e)
-                        {
-                            // A bad message is dropped: the consumer keeps what it had.
-                            Log.InvalidResponse(_logger, rpc, e.Message);
-                            _options.OnFailure?.Invoke(new WorkloadApiFailure(rpc, WorkloadApiFailureKind.InvalidResponse, null, e, null));
-                            continue;
-                        }
-
-                        backoff.Reset();
-                        if (reconnecting)
-                        {
-                            reconnecting = false;
-                            _options.OnReconnected?.Invoke(rpc);
-                        }
-
-                        await writer.WriteAsync(value, token);
+                        failure.Throw();
                     }
 
-                    throw new StreamEndedException(rpc);
+                    await AttemptAsync(token);
                 },
                 cancellationToken);
         }
