@@ -140,13 +140,22 @@ public sealed partial class WorkloadApiClient : IDisposable
     }
 
     /// <summary>Every X.509 context the agent sends, reconnecting as needed. A slow reader sees only the newest.</summary>
-    public IAsyncEnumerable<X509Context> WatchX509ContextsAsync(CancellationToken cancellationToken = default) =>
-        WatchAsync(
+    public IAsyncEnumerable<X509Context> WatchX509ContextsAsync(CancellationToken cancellationToken = default)
+    {
+        // Rotations repeat the bundle: an unchanged one is taken from the previous context, not parsed again.
+        X509BundleSet? previous = null;
+        return WatchAsync(
             "FetchX509SVID",
             options => _client.FetchX509SVID(new X509SVIDRequest(), options),
-            WorkloadApiResponses.ToX509Context,
+            response =>
+            {
+                var context = WorkloadApiResponses.ToX509Context(response, previous);
+                previous = context.Bundles;
+                return context;
+            },
             context => context.Dispose(),
             cancellationToken);
+    }
 
     /// <summary>Every X.509 bundle set the agent sends, reconnecting as needed.</summary>
     public IAsyncEnumerable<X509BundleSet> WatchX509BundlesAsync(CancellationToken cancellationToken = default) =>
