@@ -81,6 +81,13 @@ public sealed class FakeWorkloadApiState
     private Status _streamFailure;
     private int _streamFailureGeneration;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastStreamWrite;
+
+    /// <summary>
+    /// <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when a stream last began writing a message: the
+    /// moment the server sends, after the hand-off from the setter to the stream's task.
+    /// </summary>
+    public long LastStreamWriteTimestamp => Volatile.Read(ref _lastStreamWrite);
 
     /// <summary>The value of the security header on every call, in order (null when absent).</summary>
     public ConcurrentQueue<string?> SecurityHeaders { get; } = new();
@@ -166,6 +173,7 @@ public sealed class FakeWorkloadApiState
 
             if (next is not null && !ReferenceEquals(next, sent))
             {
+                Volatile.Write(ref _lastStreamWrite, System.Diagnostics.Stopwatch.GetTimestamp());
                 await writer.WriteAsync(next);
                 sent = next;
             }

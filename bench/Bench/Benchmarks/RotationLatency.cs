@@ -44,7 +44,7 @@ internal static class RotationLatency
         result.Add("disk p50", disk.Median, "ms");
         result.Add("disk max", disk.Max, "ms");
 
-        result.Notes.Add($"{rotations} rotations per file system, one at a time: the bench stamps CLOCK_MONOTONIC, hands a new X509SVIDResponse to its FakeWorkloadApi (which writes it to the helper's open FetchX509SVID stream), and the application (`bench-reference signals`, a Native AOT program whose pid is in pid_file_name, renew_signal SIGUSR1) stamps CLOCK_MONOTONIC when its signal handler runs. After each signal the bench checks that svid.pem on disk holds the certificate just sent.");
+        result.Notes.Add($"{rotations} rotations per file system, one at a time: the bench hands a new X509SVIDResponse to its FakeWorkloadApi, whose FetchX509SVID stream stamps CLOCK_MONOTONIC when it starts writing the message to the helper (the start of the figure), and the application (`bench-reference signals`, a Native AOT program whose pid is in pid_file_name, renew_signal SIGUSR1) stamps CLOCK_MONOTONIC when its signal handler runs. After each signal the bench checks that svid.pem on disk holds the certificate just sent.");
         result.Notes.Add("The helper's path is all in the figure: gRPC receive, parsing and verifying the SVID against the bundle, PEM encoding, the atomic_dir write (three files fsynced, the ..data symlink swap, directory fsyncs, the old generation removed), re-reading the pid file and kill(). A MiniSpire agent adds its own time before sending (benchmark 5 measures that fan-out); it is left out here so thousands of rotations take seconds, not TTL halves.");
         result.Notes.Add("Disk is the bench's work directory on the root file system; fsync there costs whatever the (virtual) disk charges.");
     }
@@ -93,7 +93,7 @@ internal static class RotationLatency
         foreach (var svid in svids.Skip(1))
         {
             var response = ca.Response(svid);
-            var sent = Stopwatch.GetTimestamp();
+            var handedOver = Stopwatch.GetTimestamp();
             api.State.SetX509Response(response);
             long received;
             using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
@@ -106,6 +106,14 @@ internal static class RotationLatency
                 {
                     throw new TimeoutException("no reload signal within 10 s of a rotation:\n" + helper.Output);
                 }
+            }
+
+            // The clock starts when the server's stream begins writing the message, not when the bench hands it to
+            // the fake: that hand-off wakes a thread-pool thread of the bench, which no agent's sending involves.
+            var sent = api.State.LastStreamWriteTimestamp;
+            if (sent < handedOver || sent > received)
+            {
+                throw new InvalidOperationException("the fake Workload API's stream did not stamp the write of this rotation between the hand-off and the signal");
             }
 
             samples.Add(Posix.Milliseconds(sent, received));
