@@ -105,7 +105,9 @@ internal static class RotationLatency
         Directory.CreateDirectory(directory);
         var certDir = Path.Combine(directory, "certs");
         var pidFile = Path.Combine(directory, "app.pid");
-        await using var api = await FakeWorkloadApi.StartAsync();
+        // The clock starts when the stream writes: the write goes to the socket on that thread, not through
+        // Kestrel's I/O queue (a thread hand-off in the bench that an agent's send does not have).
+        await using var api = await FakeWorkloadApi.StartAsync(sendInline: true);
 
         var signals = Channel.CreateUnbounded<long>();
         var ready = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
