@@ -35,7 +35,14 @@ public sealed class FakeWorkloadApi : IAsyncDisposable
 
     public FakeWorkloadApiState State { get; }
 
-    public static async Task<FakeWorkloadApi> StartAsync(string? socketPath = null)
+    /// <summary>Starts the server.</summary>
+    /// <param name="socketPath">Where to listen; a fresh temporary path when null.</param>
+    /// <param name="sendInline">
+    /// Kestrel's socket transport hands every write to an I/O queue thread before it reaches the socket; with
+    /// this on, the stream's own thread writes to the socket, as an agent's does. For benchmarks that time from
+    /// the moment the server writes; tests leave Kestrel's default.
+    /// </param>
+    public static async Task<FakeWorkloadApi> StartAsync(string? socketPath = null, bool sendInline = false)
     {
         var directory = Path.Combine(Path.GetTempPath(), "fake-wl-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
@@ -44,6 +51,11 @@ public sealed class FakeWorkloadApi : IAsyncDisposable
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        if (sendInline)
+        {
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http2));
         builder.Services.AddGrpc();
@@ -81,6 +93,13 @@ public sealed class FakeWorkloadApiState
     private Status _streamFailure;
     private int _streamFailureGeneration;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _lastStreamWrite;
+
+    /// <summary>
+    /// <see cref="System.Diagnostics.Stopwatch.GetTimestamp"/> when a stream last began writing a message: the
+    /// moment the server sends, after the hand-off from the setter to the stream's task.
+    /// </summary>
+    public long LastStreamWriteTimestamp => Volatile.Read(ref _lastStreamWrite);
 
     /// <summary>The value of the security header on every call, in order (null when absent).</summary>
     public ConcurrentQueue<string?> SecurityHeaders { get; } = new();
@@ -166,6 +185,7 @@ public sealed class FakeWorkloadApiState
 
             if (next is not null && !ReferenceEquals(next, sent))
             {
+                Volatile.Write(ref _lastStreamWrite, System.Diagnostics.Stopwatch.GetTimestamp());
                 await writer.WriteAsync(next);
                 sent = next;
             }

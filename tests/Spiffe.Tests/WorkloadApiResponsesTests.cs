@@ -95,6 +95,37 @@ public sealed class WorkloadApiResponsesTests : IDisposable
     }
 
     [Fact]
+    public void ToX509Context_WithPrevious_ReusesOnlyBundlesWhoseBytesAreUnchanged()
+    {
+        var first = _ca.Response(_ca.Issue("/a"));
+        first.FederatedBundles.Add("partner.org", ByteString.CopyFrom(_federated.Root.RawData));
+        using var previous = WorkloadApiResponses.ToX509Context(first);
+        using var otherCa = TestCertificateAuthority.Create("partner.org");
+        var rotated = _ca.Response(_ca.Issue("/a"));
+        rotated.FederatedBundles.Add("partner.org", ByteString.CopyFrom([.. _federated.Root.RawData, .. otherCa.Root.RawData]));
+
+        using var context = WorkloadApiResponses.ToX509Context(rotated, previous.Bundles);
+
+        Assert.Same(previous.Bundles.GetBundle(_ca.TrustDomain), context.Bundles.GetBundle(_ca.TrustDomain));
+        var partner = context.Bundles.GetBundle(TrustDomain.Parse("partner.org"));
+        Assert.NotSame(previous.Bundles.GetBundle(TrustDomain.Parse("partner.org")), partner);
+        Assert.Equal([_federated.Root.Thumbprint, otherCa.Root.Thumbprint], partner.Authorities.Select(a => a.Thumbprint));
+        Assert.NotEqual(previous.DefaultSvid.Leaf.SerialNumber, context.DefaultSvid.Leaf.SerialNumber);
+    }
+
+    [Fact]
+    public void ToX509Context_WithPrevious_StillRejectsABadBundle()
+    {
+        using var previous = WorkloadApiResponses.ToX509Context(_ca.Response(_ca.Issue("/a")));
+        var response = _ca.Response(_ca.Issue("/a"));
+        response.Svids[0].Bundle = ByteString.CopyFrom([.. _ca.Root.RawData, 0x30]);
+
+        var error = Assert.Throws<WorkloadApiResponseException>(() => WorkloadApiResponses.ToX509Context(response, previous.Bundles));
+
+        Assert.Contains("the bundle field of SVID 1", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ToX509Context_BadFederatedKey_IsRejected()
     {
         var response = _ca.Response(_ca.Issue("/a"));

@@ -55,6 +55,23 @@ public sealed class X509Bundle
     /// <summary>The authorities as concatenated DER.</summary>
     public byte[] ExportDer() => DerCertificates.Concatenate(Authorities);
 
+    /// <summary>Whether <paramref name="concatenatedDer"/> is exactly these authorities' DER encodings, in order.</summary>
+    public bool HasDer(ReadOnlySpan<byte> concatenatedDer)
+    {
+        foreach (var authority in Authorities)
+        {
+            var der = authority.RawDataMemory.Span;
+            if (!concatenatedDer.StartsWith(der))
+            {
+                return false;
+            }
+
+            concatenatedDer = concatenatedDer[der.Length..];
+        }
+
+        return concatenatedDer.IsEmpty;
+    }
+
     /// <summary>Whether both bundles hold the same certificates in the same order.</summary>
     public bool HasSameAuthorities(X509Bundle other)
     {

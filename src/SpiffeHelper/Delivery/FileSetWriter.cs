@@ -158,15 +158,16 @@ internal sealed class FileSetWriter(string directory, WriteStrategy strategy, Ti
 
     private static void WriteNewFile(string path, FileContent file)
     {
-        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None, UnixCreateMode = file.Mode };
-        using (var stream = new FileStream(path, create))
-        {
-            stream.Write(file.Bytes);
-            stream.Flush(flushToDisk: true);
-        }
+        // A new name (CreateNew) in a folder no reader knows yet: no one to exclude, so FileShare.Read, with which
+        // .NET takes no flock() on a file opened for writing (FileShare.None costs a lock and an unlock per file).
+        var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read, UnixCreateMode = file.Mode };
+        using var stream = new FileStream(path, create);
+        stream.Write(file.Bytes);
 
-        // The creation mode passed through the umask; set it exactly (also widening, such as 0644 under umask 077).
-        File.SetUnixFileMode(path, file.Mode);
+        // The creation mode passed through the umask; set it exactly (also widening, such as 0644 under umask 077),
+        // on the open file rather than by name, before the fsync so the mode is as durable as the bytes.
+        File.SetUnixFileMode(stream.SafeFileHandle, file.Mode);
+        stream.Flush(flushToDisk: true);
     }
 
     private static void DeleteIfExists(string path)

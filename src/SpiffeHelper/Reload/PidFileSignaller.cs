@@ -7,56 +7,104 @@ using SpiffeHelper.Metrics;
 namespace SpiffeHelper.Reload;
 
 /// <summary>
-/// Signals the process whose pid is in <c>pid_file_name</c>, re-reading the file every time. Runs in
-/// the background: a missing file, a bad pid or a dead process is retried with backoff (1 s doubling
-/// to 30 s) until it works or a newer renewal restarts the attempt, never blocking updates. The
-/// first failure of a series is a warning, repeats are debug, recovery is information.
+/// Signals the process whose pid is in <c>pid_file_name</c>, re-reading the file every time. The first attempt
+/// is made at once on the caller's thread (a file read and <c>kill()</c>, microseconds), so the signal follows
+/// the switch of the files without waiting for another thread to wake. A missing file, a bad pid or a dead
+/// process is then retried in the background with backoff (1 s doubling to 30 s) until it works or a newer
+/// renewal restarts the attempt, never blocking updates. The first failure of a series is a warning, repeats
+/// are debug, recovery is information.
 /// </summary>
 internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signal, TimeProvider time, ILogger<PidFileSignaller> logger, HelperMetrics? metrics = null)
 {
     private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(30);
 
+    // To the background loop: true asks for an attempt now (a renewal during retries), false hands over a
+    // series whose first attempt just failed on the caller's thread (retry after the first backoff).
     private readonly Channel<bool> _requests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+    private readonly Lock _lock = new();
+    private bool _retrying;
 
-    /// <summary>Asks for a signal; returns at once.</summary>
-    public void Request() => _requests.Writer.TryWrite(true);
+    /// <summary>Asks for a signal: sent before returning when nothing is being retried, else left to the retry loop.</summary>
+    public void Request()
+    {
+        bool delivered;
+        int pid;
+        string reason;
+        lock (_lock)
+        {
+            if (_retrying)
+            {
+                _requests.Writer.TryWrite(true);
+                return;
+            }
 
+            delivered = TrySignal(out pid, out reason);
+            if (!delivered)
+            {
+                _retrying = true;
+                _requests.Writer.TryWrite(false);
+            }
+        }
+
+        metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
+        if (delivered)
+        {
+            Log.Signalled(logger, signal.Name, pid, pidFile);
+        }
+        else
+        {
+            Log.FailedWillRetry(logger, signal.Name, pidFile, reason);
+        }
+    }
+
+    /// <summary>The retry loop; runs until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         try
         {
             while (await _requests.Reader.WaitToReadAsync(cancellationToken))
             {
-                _requests.Reader.TryRead(out _);
+                _requests.Reader.TryRead(out var attemptNow);
                 var delay = FirstRetry;
-                var failures = 0;
+                var failures = attemptNow ? 0 : 1;
                 while (true)
                 {
-                    var delivered = TrySignal(out var pid, out var reason);
-                    metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
-                    if (delivered)
+                    if (attemptNow)
                     {
-                        if (failures > 0)
+                        bool delivered;
+                        int pid;
+                        string reason;
+                        lock (_lock)
                         {
-                            Log.RecoveredAfterRetries(logger, signal.Name, pid, failures);
+                            delivered = TrySignal(out pid, out reason);
+                            _retrying = !delivered;
+                        }
+
+                        metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
+                        if (delivered)
+                        {
+                            if (failures > 0)
+                            {
+                                Log.RecoveredAfterRetries(logger, signal.Name, pid, failures);
+                            }
+                            else
+                            {
+                                Log.Signalled(logger, signal.Name, pid, pidFile);
+                            }
+
+                            break;
+                        }
+
+                        failures++;
+                        if (failures == 1)
+                        {
+                            Log.FailedWillRetry(logger, signal.Name, pidFile, reason);
                         }
                         else
                         {
-                            Log.Signalled(logger, signal.Name, pid, pidFile);
+                            Log.StillFailing(logger, signal.Name, pidFile, reason, failures);
                         }
-
-                        break;
-                    }
-
-                    failures++;
-                    if (failures == 1)
-                    {
-                        Log.FailedWillRetry(logger, signal.Name, pidFile, reason);
-                    }
-                    else
-                    {
-                        Log.StillFailing(logger, signal.Name, pidFile, reason, failures);
                     }
 
                     // Wait for the backoff or a newer renewal, whichever comes first.
@@ -66,6 +114,7 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
                     await Task.WhenAny(delayTask, newer);
                     await wait.CancelAsync();
                     cancellationToken.ThrowIfCancellationRequested();
+                    attemptNow = true;
                     if (_requests.Reader.TryRead(out _))
                     {
                         delay = FirstRetry;
