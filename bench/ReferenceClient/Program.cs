@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Formats.Asn1;
+using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Bench.Shared;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Spiffe.WorkloadApi.Proto;
@@ -20,6 +22,10 @@ using Spiffe.WorkloadApi.Proto;
 //                      any .NET one-shot helper does (the helper also verifies, encodes and writes files).
 //   fetch-x509-idle SOCKET  the same, then "ready" and the stream kept open until SIGTERM: the memory floor
 //                      of a .NET daemon helper built on these two libraries.
+//   svid-crypto DIR N  the cryptography a rotated X509-SVID needs, N times: load the leaf (DIR/leaf.der), import
+//                      its PKCS#8 key (DIR/key.der) and compare it with the leaf's public key, verify the leaf's
+//                      signature with the authority's key (DIR/authority.der); prints the median microseconds of
+//                      each step and of the three together: the OpenSSL floor under the helper's rotation latency.
 switch (args)
 {
     case ["fetch", var socket]:
@@ -38,7 +44,7 @@ switch (args)
                 return 1;
             }
 
-            WaitForSigterm();
+            SigtermWait.AfterReady(Console.Out, "ready");
             return 0;
         }
 
@@ -61,12 +67,54 @@ switch (args)
                 return 1;
             }
 
-            WaitForSigterm();
+            SigtermWait.AfterReady(Console.Out, "ready");
+            return 0;
+        }
+
+    case ["svid-crypto", var directory, var count]:
+        {
+            var leafDer = File.ReadAllBytes(Path.Combine(directory, "leaf.der"));
+            var keyPkcs8 = File.ReadAllBytes(Path.Combine(directory, "key.der"));
+            using var authority = X509CertificateLoader.LoadCertificate(File.ReadAllBytes(Path.Combine(directory, "authority.der")));
+            var runs = int.Parse(count, CultureInfo.InvariantCulture);
+            var load = new double[runs];
+            var import = new double[runs];
+            var verify = new double[runs];
+            var total = new double[runs];
+            for (var i = 0; i < runs; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                using var leaf = X509CertificateLoader.LoadCertificate(leafDer);
+                var loaded = Stopwatch.GetTimestamp();
+                using var key = ECDsa.Create();
+                key.ImportPkcs8PrivateKey(keyPkcs8, out _);
+                using var leafPublic = leaf.GetECDsaPublicKey() ?? throw new InvalidOperationException("the leaf has no EC key");
+                if (!leafPublic.ExportParameters(false).Q.X.AsSpan().SequenceEqual(key.ExportParameters(false).Q.X))
+                {
+                    throw new InvalidOperationException("the key does not match the leaf");
+                }
+
+                var imported = Stopwatch.GetTimestamp();
+                var (signed, signature) = SignedPartAndSignature(leaf.RawData);
+                using var authorityKey = authority.GetECDsaPublicKey() ?? throw new InvalidOperationException("the authority has no EC key");
+                if (!authorityKey.VerifyData(signed, signature, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence))
+                {
+                    throw new InvalidOperationException("the leaf's signature does not verify");
+                }
+
+                var verified = Stopwatch.GetTimestamp();
+                load[i] = Stopwatch.GetElapsedTime(start, loaded).TotalMicroseconds;
+                import[i] = Stopwatch.GetElapsedTime(loaded, imported).TotalMicroseconds;
+                verify[i] = Stopwatch.GetElapsedTime(imported, verified).TotalMicroseconds;
+                total[i] = Stopwatch.GetElapsedTime(start, verified).TotalMicroseconds;
+            }
+
+            Console.Out.WriteLine(string.Join(' ', new[] { load, import, verify, total }.Select(Median).Select(v => v.ToString("0.0", CultureInfo.InvariantCulture))));
             return 0;
         }
 
     default:
-        Console.Error.WriteLine("usage: bench-reference-client fetch SOCKET | fetch-idle SOCKET | x509 PEM | fetch-x509 SOCKET | fetch-x509-idle SOCKET");
+        Console.Error.WriteLine("usage: bench-reference-client fetch SOCKET | fetch-idle SOCKET | x509 PEM | fetch-x509 SOCKET | fetch-x509-idle SOCKET | svid-crypto DIR N");
         return 2;
 }
 
@@ -140,15 +188,18 @@ static bool LoadLeaf(X509SVIDResponse response)
     return leaf.NotAfter > leaf.NotBefore;
 }
 
-static void WaitForSigterm()
+static double Median(double[] values)
 {
-    using var stop = new ManualResetEventSlim();
-    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-    {
-        context.Cancel = true;
-        stop.Set();
-    });
-    Console.Out.WriteLine("ready");
-    Console.Out.Flush();
-    stop.Wait();
+    var sorted = values.Order().ToArray();
+    return sorted[sorted.Length / 2];
+}
+
+// A certificate is SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }: the signature covers
+// the encoded tbsCertificate.
+static (byte[] Signed, byte[] Signature) SignedPartAndSignature(byte[] certificate)
+{
+    var outer = new AsnReader(certificate, AsnEncodingRules.DER).ReadSequence();
+    var signed = outer.ReadEncodedValue().ToArray();
+    outer.ReadSequence();
+    return (signed, outer.ReadBitString(out _));
 }

@@ -47,14 +47,14 @@ internal static class RotationLatency
 
         var floor = await SvidCryptoFloorAsync(context, ca, svids[1], rotations);
         result.Add("reference AOT: load leaf + import and match key + verify signature, median", floor.Total / 1000, "ms");
-        result.Notes.Add($"The reference row is `bench-reference svid-crypto`, a bare Native AOT program making, {rotations} times, the System.Security.Cryptography (OpenSSL) calls every rotated SVID needs whoever writes it: load the leaf certificate ({floor.Load:0} µs median), import the PKCS#8 key and compare its public key with the leaf's ({floor.Import:0} µs), verify the leaf's signature with the authority's key ({floor.Verify:0} µs). It is the part of the helper's latency that only a faster OpenSSL would remove.");
+        result.Notes.Add($"The reference row is `bench-reference-client svid-crypto` (bench/ReferenceClient), a bare Native AOT program making, {rotations} times, the System.Security.Cryptography (OpenSSL) calls every rotated SVID needs whoever writes it: load the leaf certificate ({floor.Load:0} µs median), import the PKCS#8 key and compare its public key with the leaf's ({floor.Import:0} µs), verify the leaf's signature with the authority's key ({floor.Verify:0} µs). It is the part of the helper's latency that only a faster OpenSSL would remove.");
 
         var disk = await MeasureAsync(context, ca, svids, context.WorkDirectory("rotation-disk"), application);
         result.Add("disk p99", disk.Percentile(99), "ms");
         result.Add("disk p50", disk.Median, "ms");
         result.Add("disk max", disk.Max, "ms");
 
-        result.Notes.Add($"{rotations} rotations per file system, one at a time: the bench hands a new X509SVIDResponse to its FakeWorkloadApi, whose FetchX509SVID stream stamps CLOCK_MONOTONIC when it starts writing the message to the helper (the start of the figure), and the application (`bench-reference signals`, a Native AOT program whose pid is in pid_file_name, renew_signal SIGUSR1) stamps CLOCK_MONOTONIC when its signal handler runs. After each signal the bench checks that svid.pem on disk holds the certificate just sent.");
+        result.Notes.Add($"{rotations} rotations per file system, one at a time: the bench hands a new X509SVIDResponse to its FakeWorkloadApi, whose FetchX509SVID stream stamps CLOCK_MONOTONIC when it starts writing the message to the helper (the start of the figure), and the application (its pid in pid_file_name, renew_signal SIGUSR1; which program, see below) stamps CLOCK_MONOTONIC when the signal reaches it. After each signal the bench checks that svid.pem on disk holds the certificate just sent.");
         result.Notes.Add("The helper's path is all in the figure: gRPC receive, parsing and verifying the SVID against the bundle, PEM encoding, the atomic_dir write (three files fsynced, the ..data symlink swap, directory fsyncs, the old generation removed), re-reading the pid file and kill(). A MiniSpire agent adds its own time before sending (benchmark 5 measures that fan-out); it is left out here so thousands of rotations take seconds, not TTL halves.");
         result.Notes.Add("Disk is the bench's work directory on the root file system; fsync there costs whatever the (virtual) disk charges.");
     }
@@ -68,11 +68,11 @@ internal static class RotationLatency
         await File.WriteAllBytesAsync(Path.Combine(directory, "authority.der"), ca.Root.RawData);
         try
         {
-            var run = await ProcessRunner.RunAsync(context.Options.Reference, ["svid-crypto", directory, runs.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromMinutes(1));
+            var run = await ProcessRunner.RunAsync(context.Options.ReferenceClient, ["svid-crypto", directory, runs.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromMinutes(1));
             var medians = run.StandardOutput.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (run.ExitCode != 0 || medians.Length != 4)
             {
-                throw new InvalidOperationException("bench-reference svid-crypto did not print four medians: " + run);
+                throw new InvalidOperationException("bench-reference-client svid-crypto did not print four medians: " + run);
             }
 
             var values = medians.Select(m => double.Parse(m, CultureInfo.InvariantCulture)).ToArray();
