@@ -12,9 +12,6 @@ internal sealed record IssuedX509Svid(byte[] CertificateDer, byte[] SerialNumber
 {
     public IReadOnlyList<X509Certificate2> Intermediates { get; init; } = [];
 
-    /// <summary>The chain as DER, leaf first, as the agent API carries it.</summary>
-    public IEnumerable<byte[]> ChainDer => Intermediates.Select(c => c.RawData).Prepend(CertificateDer);
-
     /// <summary>The serial number as lowercase hex, as the datastore records agent SVIDs.</summary>
     public string SerialNumberHex => Convert.ToHexStringLower(SerialNumber);
 }
