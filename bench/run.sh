@@ -48,10 +48,14 @@ dotnet publish bench/Reference -c Release -r "${RID:-linux-x64}" -nologo -v quie
 dotnet publish bench/ReferenceClient -c Release -r "${RID:-linux-x64}" -nologo -v quiet -o "$bench_dir/reference-client"
 # Benchmark 3's application, in C so the signal is stamped where it arrives (see the file); without a compiler
 # the bench falls back to bench-reference signals and says so in its notes.
-rm -f "$bench_dir/reference/bench-signal-stamp"
+rm -f "$bench_dir/reference/bench-signal-stamp" "$bench_dir/reference/bench-openssl-issuance"
 c_compiler=$(command -v cc || command -v clang || command -v clang-14 || true)
 if [ -n "$c_compiler" ]; then
   "$c_compiler" -O2 -Wall -Wextra -Werror -o "$bench_dir/reference/bench-signal-stamp" bench/Reference/signal-stamp.c
+  # Benchmark 4's OpenSSL floor with the CSR's key decoded, in C; needs libssl-dev (scripts/install-test-deps.sh).
+  if [ -f /usr/include/openssl/x509.h ]; then
+    "$c_compiler" -O2 -Wall -Wextra -Werror -o "$bench_dir/reference/bench-openssl-issuance" bench/Reference/openssl-issuance.c -lcrypto -lpthread
+  fi
 fi
 bench_dll="$root/bench/Bench/bin/Release/net10.0/bench.dll"
 

@@ -18,6 +18,8 @@ command -v promtool >/dev/null 2>&1 || needed+=(prometheus)
 # Node.js runs the offline Kubernetes manifest validation (tools/manifest-validation).
 command -v node >/dev/null 2>&1 || needed+=(nodejs)
 command -v npm >/dev/null 2>&1 || needed+=(npm)
+# OpenSSL's headers: the bench builds its C reference for benchmark 4 (bench/Reference/openssl-issuance.c).
+dpkg -s libssl-dev >/dev/null 2>&1 || needed+=(libssl-dev)
 # chattr: SpiffeHelper tests make a directory immutable to simulate a failed write, even as root.
 command -v chattr >/dev/null 2>&1 || needed+=(e2fsprogs)
 # Java's keytool opens the helper's PKCS#12 keystore and truststore in end-to-end tests.

@@ -115,6 +115,23 @@ internal static partial class Posix
 
     public static int Kill(int pid, int signal) => KillNative(pid, signal) == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
 
+    private const int ClockThreadCpuTime = 3; // CLOCK_THREAD_CPUTIME_ID
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime", SetLastError = true)]
+    private static partial int ClockGetTime(int clock, out TimeSpec time);
+
+    /// <summary>The CPU time the calling thread has used, in TimeSpan ticks (100 ns).</summary>
+    public static long ThreadCpuTicks() => ClockGetTime(ClockThreadCpuTime, out var time) == 0
+        ? (time.Seconds * TimeSpan.TicksPerSecond) + (time.Nanoseconds / 100)
+        : throw new InvalidOperationException($"clock_gettime failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
     /// <summary>The real uid of this process, from /proc (the Unix workload attestor selects on it).</summary>
     public static int Uid() => int.Parse(
         File.ReadLines("/proc/self/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1],

@@ -38,12 +38,13 @@ internal sealed class ServerTlsCertificate
 
             using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
             var request = new CertificateRequest("CN=unused", key, HashAlgorithmName.SHA256);
-            var chain = _ca.SignX509Svid(request.PublicKey, _options.ServerId, [], _options.DefaultX509SvidTtl);
-            using var withKey = chain[0].CopyWithPrivateKey(key);
+            var svid = _ca.SignX509Svid(request.PublicKey, _options.ServerId, [], _options.DefaultX509SvidTtl);
+            using var leaf = X509CertificateLoader.LoadCertificate(svid.CertificateDer);
+            using var withKey = leaf.CopyWithPrivateKey(key);
             // Round-trip through PKCS#12 so the key is not ephemeral (SslStream needs a persisted handle on some platforms).
             var certificate = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
-            var context = SslStreamCertificateContext.Create(certificate, new X509Certificate2Collection(chain.Skip(1).ToArray()), offline: true);
-            var lifetime = chain[0].NotAfter.ToUniversalTime() - now;
+            var context = SslStreamCertificateContext.Create(certificate, new X509Certificate2Collection(svid.Intermediates.ToArray()), offline: true);
+            var lifetime = svid.NotAfter - now;
             _current = new Current(active.Id, context, now + lifetime / 2);
             return context;
         }

@@ -45,9 +45,13 @@ public sealed class CredentialBuilderTests
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var publicKey = new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256).PublicKey;
 
-        using var leaf = CredentialBuilder.CreateX509Svid(ca, publicKey, SpiffeId.Parse("spiffe://example.org/web"), ["web.example.org", "www.example.org"], Now, TimeSpan.FromHours(1));
+        var issued = CredentialBuilder.CreateX509Svid(ca, publicKey, SpiffeId.Parse("spiffe://example.org/web"), ["web.example.org", "www.example.org"], Now, TimeSpan.FromHours(1));
+        using var leaf = X509CertificateLoader.LoadCertificate(issued.CertificateDer);
 
         Assert.Equal(16, leaf.SerialNumberBytes.Length);
+        Assert.Equal(issued.SerialNumber, leaf.SerialNumberBytes.ToArray());
+        Assert.Equal(leaf.SerialNumber.ToLowerInvariant(), issued.SerialNumberHex);
+        Assert.Equal(new DateTimeOffset(leaf.NotAfter.ToUniversalTime()), issued.NotAfter);
         Assert.Equal("C=US, O=SPIRE, CN=web.example.org", InEncodingOrder(leaf.SubjectName));
         Assert.Equal(["spiffe://example.org/web"], leaf.GetUriSans());
         Assert.False(leaf.IsCertificateAuthority());
@@ -77,9 +81,11 @@ public sealed class CredentialBuilderTests
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var publicKey = new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256).PublicKey;
 
-        using var leaf = CredentialBuilder.CreateX509Svid(ca, publicKey, SpiffeId.Parse("spiffe://example.org/web"), [], Now, TimeSpan.FromHours(1));
+        var issued = CredentialBuilder.CreateX509Svid(ca, publicKey, SpiffeId.Parse("spiffe://example.org/web"), [], Now, TimeSpan.FromHours(1));
+        using var leaf = X509CertificateLoader.LoadCertificate(issued.CertificateDer);
 
         Assert.Equal(ca.Certificate.NotAfter, leaf.NotAfter);
+        Assert.Equal(new DateTimeOffset(ca.Certificate.NotAfter.ToUniversalTime()), issued.NotAfter);
         Assert.Equal("C=US, O=SPIRE", InEncodingOrder(leaf.SubjectName));
     }
 

@@ -86,16 +86,18 @@ public sealed class ServerCaTests : IDisposable
         await ca.InitializeAsync(CancellationToken.None).Within();
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
-        var chain = ca.SignX509Svid(new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256).PublicKey, SpiffeId.Parse("spiffe://example.org/w"), [], TimeSpan.FromDays(2));
+        var svid = ca.SignX509Svid(new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256).PublicKey, SpiffeId.Parse("spiffe://example.org/w"), [], TimeSpan.FromDays(2));
 
-        Assert.Equal(ca.Snapshot.ActiveX509.Certificate.NotAfter, chain[0].NotAfter);
+        using var leaf = X509CertificateLoader.LoadCertificate(svid.CertificateDer);
+        Assert.Equal(ca.Snapshot.ActiveX509.Certificate.NotAfter, leaf.NotAfter);
     }
 
     private static string IssuerOfNewSvid(ServerCa ca)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var chain = ca.SignX509Svid(new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256).PublicKey, SpiffeId.Parse("spiffe://example.org/w"), [], TimeSpan.FromMinutes(5));
-        var aki = chain[0].Extensions.OfType<X509AuthorityKeyIdentifierExtension>().Single().KeyIdentifier!.Value.ToArray();
+        var svid = ca.SignX509Svid(new CertificateRequest("CN=x", key, HashAlgorithmName.SHA256).PublicKey, SpiffeId.Parse("spiffe://example.org/w"), [], TimeSpan.FromMinutes(5));
+        using var leaf = X509CertificateLoader.LoadCertificate(svid.CertificateDer);
+        var aki = leaf.Extensions.OfType<X509AuthorityKeyIdentifierExtension>().Single().KeyIdentifier!.Value.ToArray();
         return ca.Snapshot.X509Authorities.Single(a =>
             a.Certificate.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Single().SubjectKeyIdentifierBytes.Span.SequenceEqual(aki)).Id;
     }

@@ -66,7 +66,7 @@ internal sealed partial class WorkloadApiService(
             var response = new X509BundlesResponse();
             foreach (var bundle in bundles)
             {
-                response.Bundles.Add(bundle.TrustDomain.IdString, ByteString.CopyFrom(bundle.X509AuthoritiesDer()));
+                response.Bundles.Add(bundle.TrustDomain.IdString, bundle.X509AuthoritiesBytes);
             }
 
             return response;
@@ -78,7 +78,7 @@ internal sealed partial class WorkloadApiService(
             var response = new JWTBundlesResponse();
             foreach (var bundle in bundles)
             {
-                response.Bundles.Add(bundle.TrustDomain.IdString, ByteString.CopyFrom(bundle.Jwks));
+                response.Bundles.Add(bundle.TrustDomain.IdString, bundle.JwksBytes);
             }
 
             return response;
@@ -174,7 +174,7 @@ internal sealed partial class WorkloadApiService(
     private static X509SVIDResponse ToX509Response(CacheState state, IReadOnlyList<WorkloadIdentity> identities)
     {
         var response = new X509SVIDResponse();
-        var bundleDer = ByteString.CopyFrom(state.Bundle!.X509AuthoritiesDer());
+        var bundleDer = state.Bundle!.X509AuthoritiesBytes;
         var hints = new HashSet<string>(StringComparer.Ordinal);
         foreach (var identity in identities)
         {
@@ -186,8 +186,8 @@ internal sealed partial class WorkloadApiService(
             response.Svids.Add(new X509SVID
             {
                 SpiffeId = identity.Entry.SpiffeId.ToString(),
-                X509Svid = ByteString.CopyFrom(identity.Svid!.ChainDer),
-                X509SvidKey = ByteString.CopyFrom(identity.Svid.PrivateKeyPkcs8),
+                X509Svid = identity.Svid!.ChainBytes,
+                X509SvidKey = identity.Svid.PrivateKeyBytes,
                 Bundle = bundleDer,
                 Hint = identity.Entry.Hint,
             });
@@ -195,7 +195,7 @@ internal sealed partial class WorkloadApiService(
 
         foreach (var federated in state.FederatedBundlesFor(identities))
         {
-            response.FederatedBundles.Add(federated.TrustDomain.IdString, ByteString.CopyFrom(federated.X509AuthoritiesDer()));
+            response.FederatedBundles.Add(federated.TrustDomain.IdString, federated.X509AuthoritiesBytes);
         }
 
         return response;

@@ -65,14 +65,14 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
         }
 
         var agentId = SpiffeId.FromSegments(_options.TrustDomain, "spire", "agent", JoinTokenAttestor, token);
-        var chain = _ca.SignX509Svid(publicKey, agentId, [], _options.DefaultX509SvidTtl);
+        var svid = _ca.SignX509Svid(publicKey, agentId, [], _options.DefaultX509SvidTtl);
         var now = _time.GetUtcNow();
         var agent = new AgentRecord
         {
             SpiffeId = agentId.ToString(),
             AttestationType = JoinTokenAttestor,
-            SerialNumber = chain[0].SerialNumber.ToLowerInvariant(),
-            ExpiresAt = new DateTimeOffset(chain[0].NotAfter.ToUniversalTime()).ToUnixTimeSeconds(),
+            SerialNumber = svid.SerialNumberHex,
+            ExpiresAt = svid.NotAfter.ToUnixTimeSeconds(),
             CreatedAt = now.ToUnixTimeSeconds(),
         };
 
@@ -87,7 +87,7 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
         }
 
         LogAgentAttested(agent.SpiffeId, context.Peer);
-        return new AttestAgentResponse { Svid = ProtoMapping.ToSvidProto(agentId, chain), Bundle = ServerBundle() };
+        return new AttestAgentResponse { Svid = ProtoMapping.ToSvidProto(agentId, svid), Bundle = ServerBundle() };
     }
 
     public override async Task<RenewAgentResponse> RenewAgent(RenewAgentRequest request, ServerCallContext context)
@@ -95,16 +95,16 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
         var agent = await _authenticator.AuthenticateAsync(context);
         var publicKey = ReadCsr(request.Csr.ToByteArray(), context.Peer);
         var agentId = SpiffeId.Parse(agent.SpiffeId);
-        var chain = _ca.SignX509Svid(publicKey, agentId, [], _options.DefaultX509SvidTtl);
+        var svid = _ca.SignX509Svid(publicKey, agentId, [], _options.DefaultX509SvidTtl);
         await _store.UpsertAgentAsync(
             agent with
             {
-                NewSerialNumber = chain[0].SerialNumber.ToLowerInvariant(),
-                ExpiresAt = new DateTimeOffset(chain[0].NotAfter.ToUniversalTime()).ToUnixTimeSeconds(),
+                NewSerialNumber = svid.SerialNumberHex,
+                ExpiresAt = svid.NotAfter.ToUnixTimeSeconds(),
             },
             context.CancellationToken);
         LogAgentRenewed(agent.SpiffeId);
-        return new RenewAgentResponse { Svid = ProtoMapping.ToSvidProto(agentId, chain) };
+        return new RenewAgentResponse { Svid = ProtoMapping.ToSvidProto(agentId, svid) };
     }
 
     public override async Task<SyncEntriesResponse> SyncEntries(SyncEntriesRequest request, ServerCallContext context)
@@ -208,7 +208,7 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
     {
         try
         {
-            key = CredentialBuilder.ReadCsrPublicKey(csr);
+            key = CsrVerifier.ReadVerifiedPublicKey(csr);
             problem = string.Empty;
             return true;
         }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using MiniSpire.Entries;
+using MiniSpire.Server.Ca;
 using MiniSpire.Server.Datastore;
 using MiniSpire.Server.Entries;
 using Spiffe;
@@ -81,14 +82,17 @@ internal static class ProtoMapping
         return bundle;
     }
 
-    public static Proto.X509Svid ToSvidProto(SpiffeId id, IReadOnlyList<X509Certificate2> chain)
+    public static Proto.X509Svid ToSvidProto(SpiffeId id, IssuedX509Svid issued)
     {
         var svid = new Proto.X509Svid
         {
             SpiffeId = id.ToString(),
-            ExpiresAt = new DateTimeOffset(chain[0].NotAfter.ToUniversalTime()).ToUnixTimeSeconds(),
+            ExpiresAt = issued.NotAfter.ToUnixTimeSeconds(),
         };
-        svid.CertChain.AddRange(chain.Select(c => ByteString.CopyFrom(c.RawData)));
+
+        // The leaf's DER was built for this response alone: it is handed over, not copied.
+        svid.CertChain.Add(UnsafeByteOperations.UnsafeWrap(issued.CertificateDer));
+        svid.CertChain.AddRange(issued.Intermediates.Select(c => ByteString.CopyFrom(c.RawData)));
         return svid;
     }
 }

@@ -16,8 +16,12 @@ internal static class CredentialBuilder
 {
     public static readonly TimeSpan BackdateNotBefore = TimeSpan.FromSeconds(10);
 
-    private static readonly Oid ServerAuth = new("1.3.6.1.5.5.7.3.1");
-    private static readonly Oid ClientAuth = new("1.3.6.1.5.5.7.3.2");
+    // The extensions every leaf carries unchanged, encoded once.
+    private static readonly X509Extension LeafBasicConstraints = new X509BasicConstraintsExtension(false, false, 0, true);
+    private static readonly X509Extension LeafKeyUsage = new X509KeyUsageExtension(
+        X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment | X509KeyUsageFlags.KeyAgreement, true);
+    private static readonly X509Extension LeafExtendedKeyUsage = new X509EnhancedKeyUsageExtension(
+        [new Oid("1.3.6.1.5.5.7.3.1"), new Oid("1.3.6.1.5.5.7.3.2")], false); // serverAuth, clientAuth
 
     /// <summary>A CA certificate: subject C=US, O=SPIFFE, URI SAN spiffe://td, keyCertSign|cRLSign.</summary>
     public static X509Certificate2 CreateCaCertificate(
@@ -43,7 +47,7 @@ internal static class CredentialBuilder
             return X509CertificateLoader.LoadCertificate(selfSigned.RawData);
         }
 
-        request.CertificateExtensions.Add(AuthorityKeyIdentifierOf(upstream));
+        request.CertificateExtensions.Add(X509CaAuthority.AuthorityKeyIdentifierOf(upstream));
         var upstreamNotAfter = upstream.NotAfter.ToUniversalTime();
         if (notAfter > upstreamNotAfter)
         {
@@ -59,7 +63,7 @@ internal static class CredentialBuilder
     /// digitalSignature|keyEncipherment|keyAgreement (critical), EKU serverAuth+clientAuth, SKI, AKI = CA SKI,
     /// NotBefore = now - 10 s, NotAfter = now + TTL capped at the CA's NotAfter, exactly one URI SAN.
     /// </summary>
-    public static X509Certificate2 CreateX509Svid(
+    public static IssuedX509Svid CreateX509Svid(
         X509CaAuthority ca, PublicKey subjectKey, SpiffeId id, IReadOnlyList<string> dnsNames, DateTimeOffset now, TimeSpan ttl)
     {
         // The builder encodes its RDNs last-added first: this yields C=US, O=SPIRE[, CN=first DNS name].
@@ -72,44 +76,27 @@ internal static class CredentialBuilder
         subject.AddOrganizationName("SPIRE");
         subject.AddCountryOrRegion("US");
 
-        var request = new CertificateRequest(subject.Build(), subjectKey, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(
-            X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment | X509KeyUsageFlags.KeyAgreement, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ServerAuth, ClientAuth], false));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(subjectKey, false));
-        request.CertificateExtensions.Add(AuthorityKeyIdentifierOf(ca.Certificate));
-        request.CertificateExtensions.Add(SubjectAlternativeName(id.ToString(), dnsNames));
-
         var notBefore = now - BackdateNotBefore;
         var notAfter = now + ttl;
-        var caNotAfter = ca.Certificate.NotAfter.ToUniversalTime();
-        if (notAfter > caNotAfter)
+        if (notAfter > ca.NotAfter)
         {
-            notAfter = caNotAfter;
+            notAfter = ca.NotAfter;
         }
 
-        // The created certificate carries no private key (a signature generator, not a key, signed it), so it is
-        // returned as is: parsing it again cost a second OpenSSL decode per SVID.
-        return request.Create(ca.Certificate.SubjectName, X509SignatureGenerator.CreateForECDsa(ca.Key), notBefore, notAfter, NewSerialNumber());
-    }
-
-    /// <summary>Reads a PKCS#10 CSR (DER), checking its signature; only its public key is used.</summary>
-    public static PublicKey ReadCsrPublicKey(byte[] csrDer)
-    {
-        if (csrDer.Length == 0)
-        {
-            throw new CryptographicException("the CSR is empty");
-        }
-
-        var request = CertificateRequest.LoadSigningRequest(csrDer, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.Default);
-        var key = request.PublicKey;
-        if (key.Oid.Value is not ("1.2.840.10045.2.1" or "1.2.840.113549.1.1.1"))
-        {
-            throw new CryptographicException($"the CSR's key type {key.Oid.Value} is not supported (EC or RSA)");
-        }
-
-        return key;
+        X509Extension[] extensions =
+        [
+            LeafBasicConstraints,
+            LeafKeyUsage,
+            LeafExtendedKeyUsage,
+            new X509SubjectKeyIdentifierExtension(subjectKey, false),
+            ca.AuthorityKeyIdentifier,
+            SubjectAlternativeName(id.ToString(), dnsNames),
+        ];
+        var serialNumber = NewSerialNumber();
+        var tbs = X509SvidEncoder.EncodeTbsCertificate(
+            serialNumber, ca.Certificate.SubjectName, notBefore, notAfter, subject.Build(), subjectKey, extensions);
+        var certificate = X509SvidEncoder.EncodeCertificate(tbs, ca.SignTbsCertificate(tbs));
+        return new IssuedX509Svid(certificate, serialNumber, DateTimeOffset.FromUnixTimeSeconds(notAfter.ToUnixTimeSeconds()));
     }
 
     /// <summary>A JWT-SVID: ES256, kid, typ JWT; claims sub, aud, exp, iat (and iss when configured).</summary>
@@ -189,18 +176,6 @@ internal static class CredentialBuilder
         }
 
         return new X509Extension("2.5.29.17", writer.Encode(), critical: false);
-    }
-
-    private static X509AuthorityKeyIdentifierExtension AuthorityKeyIdentifierOf(X509Certificate2 issuer)
-    {
-        var ski = issuer.Extensions.OfType<X509SubjectKeyIdentifierExtension>().FirstOrDefault();
-        if (ski is not null)
-        {
-            return X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(ski);
-        }
-
-        return X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(
-            new X509SubjectKeyIdentifierExtension(issuer.PublicKey, false));
     }
 
     /// <summary>A serial number as decimal, the way SPIRE's CLI prints it.</summary>

@@ -50,7 +50,7 @@ internal sealed partial class ServerCa : IDisposable
     private readonly ILogger<ServerCa> _logger;
     private readonly ServerMetrics? _metrics;
     private readonly SemaphoreSlim _rotationLock = new(1, 1);
-    private readonly Lock _signingLock = new();
+    private readonly Lock _jwtSigningLock = new();
     private X509Certificate2? _upstreamCertificate;
     private ECDsa? _upstreamKey;
     private IReadOnlyList<X509Certificate2> _upstreamRoots = [];
@@ -167,19 +167,13 @@ internal sealed partial class ServerCa : IDisposable
     }
 
     /// <summary>Signs an X509-SVID for <paramref name="subjectKey"/> with the active CA; returns the leaf and the chain above it.</summary>
-    public IReadOnlyList<X509Certificate2> SignX509Svid(PublicKey subjectKey, SpiffeId id, IReadOnlyList<string> dnsNames, TimeSpan ttl)
+    public IssuedX509Svid SignX509Svid(PublicKey subjectKey, SpiffeId id, IReadOnlyList<string> dnsNames, TimeSpan ttl)
     {
         var snapshot = Snapshot;
         var ca = snapshot.ActiveX509;
-        X509Certificate2 leaf;
-        lock (_signingLock)
-        {
-            // One signing at a time: an ECDsa instance is not documented as safe for concurrent use.
-            leaf = CredentialBuilder.CreateX509Svid(ca, subjectKey, id, dnsNames, _time.GetUtcNow(), ttl);
-        }
-
+        var leaf = CredentialBuilder.CreateX509Svid(ca, subjectKey, id, dnsNames, _time.GetUtcNow(), ttl);
         _metrics?.X509SvidSigned();
-        return [leaf, .. ca.ChainAboveLeaf(snapshot.SelfSigned)];
+        return leaf with { Intermediates = ca.ChainAboveLeaf(snapshot.SelfSigned) };
     }
 
     /// <summary>Mints a JWT-SVID with the active JWT key; expiry capped at the key's own expiry.</summary>
@@ -194,8 +188,9 @@ internal sealed partial class ServerCa : IDisposable
         }
 
         string token;
-        lock (_signingLock)
+        lock (_jwtSigningLock)
         {
+            // One signing at a time: an ECDsa instance is not documented as safe for concurrent use.
             token = CredentialBuilder.CreateJwtSvid(key, id, audience, now, expiresAt, _options.JwtIssuer);
         }
 

@@ -1,0 +1,123 @@
+using System.Formats.Asn1;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using MiniSpire.Server.Ca;
+
+namespace MiniSpire.Tests.Server;
+
+public sealed class CsrVerifierTests
+{
+    public static TheoryData<string, string> SupportedShapes => new()
+    {
+        { "P-256", "SHA256" }, // what agents send: the direct path
+        { "P-384", "SHA256" },
+        { "P-256", "SHA384" }, // other hashes: CertificateRequest.LoadSigningRequest
+        { "RSA", "SHA256" },
+    };
+
+    [Theory]
+    [MemberData(nameof(SupportedShapes))]
+    public void ReadVerifiedPublicKey_SignedCsr_ReturnsItsKey(string keyType, string hash)
+    {
+        using var key = NewKey(keyType);
+        var request = NewRequest(key, new HashAlgorithmName(hash));
+
+        var publicKey = CsrVerifier.ReadVerifiedPublicKey(request.CreateSigningRequest());
+
+        Assert.Equal(request.PublicKey.ExportSubjectPublicKeyInfo(), publicKey.ExportSubjectPublicKeyInfo());
+    }
+
+    [Theory]
+    [MemberData(nameof(SupportedShapes))]
+    public void ReadVerifiedPublicKey_SignedByAnotherKey_Refused(string keyType, string hash)
+    {
+        using var claimed = NewKey(keyType);
+        using var signer = NewKey(keyType);
+        var csr = SwapPublicKey(NewRequest(signer, new HashAlgorithmName(hash)).CreateSigningRequest(), NewRequest(claimed, new HashAlgorithmName(hash)).PublicKey);
+
+        Assert.Throws<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey(csr));
+    }
+
+    [Fact]
+    public void ReadVerifiedPublicKey_SignatureBitFlipped_Refused()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var csr = NewRequest(key, HashAlgorithmName.SHA256).CreateSigningRequest();
+        csr[^5] ^= 0x01;
+
+        var error = Assert.Throws<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey(csr));
+        Assert.False(string.IsNullOrEmpty(error.Message));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("00")]
+    [InlineData("3003020100")]
+    public void ReadVerifiedPublicKey_NotACsr_Refused(string hex) =>
+        Assert.ThrowsAny<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey(Convert.FromHexString(hex)));
+
+    [Fact]
+    public void ReadVerifiedPublicKey_TrailingBytes_Refused()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var csr = NewRequest(key, HashAlgorithmName.SHA256).CreateSigningRequest();
+
+        Assert.ThrowsAny<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey([.. csr, 0x00]));
+    }
+
+    [Fact]
+    public void ReadVerifiedPublicKey_UnsupportedKeyType_RefusedNamingIt()
+    {
+        // An Ed25519 key cannot be made through System.Security.Cryptography: the CSR is built by hand, and
+        // its signature cannot verify either, so either refusal is right as long as it is a clear one.
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var ed25519 = new PublicKey(new Oid("1.3.101.112"), new AsnEncodedData([0x05, 0x00]), new AsnEncodedData(new byte[32]));
+        var csr = SwapPublicKey(NewRequest(key, HashAlgorithmName.SHA256).CreateSigningRequest(), ed25519);
+
+        Assert.ThrowsAny<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey(csr));
+    }
+
+    private static AsymmetricAlgorithm NewKey(string type) => type switch
+    {
+        "P-256" => ECDsa.Create(ECCurve.NamedCurves.nistP256),
+        "P-384" => ECDsa.Create(ECCurve.NamedCurves.nistP384),
+        _ => RSA.Create(2048),
+    };
+
+    private static CertificateRequest NewRequest(AsymmetricAlgorithm key, HashAlgorithmName hash) => key switch
+    {
+        ECDsa ec => new CertificateRequest("CN=csr", ec, hash),
+        RSA rsa => new CertificateRequest("CN=csr", rsa, hash, RSASignaturePadding.Pkcs1),
+        _ => throw new ArgumentException("unsupported key", nameof(key)),
+    };
+
+    /// <summary>The same CSR with another subjectPKInfo: its signature no longer proves possession of the key.</summary>
+    private static byte[] SwapPublicKey(byte[] csr, PublicKey replacement)
+    {
+        var request = new AsnReader(csr, AsnEncodingRules.DER).ReadSequence();
+        var info = request.ReadSequence();
+        var algorithm = request.ReadEncodedValue();
+        var signature = request.ReadEncodedValue();
+        var version = info.ReadEncodedValue();
+        var subject = info.ReadEncodedValue();
+        info.ReadEncodedValue();
+        var attributes = info.ReadEncodedValue();
+
+        var writer = new AsnWriter(AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            using (writer.PushSequence())
+            {
+                writer.WriteEncodedValue(version.Span);
+                writer.WriteEncodedValue(subject.Span);
+                writer.WriteEncodedValue(replacement.ExportSubjectPublicKeyInfo());
+                writer.WriteEncodedValue(attributes.Span);
+            }
+
+            writer.WriteEncodedValue(algorithm.Span);
+            writer.WriteEncodedValue(signature.Span);
+        }
+
+        return writer.Encode();
+    }
+}
