@@ -31,4 +31,35 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
+
+    /// <summary>
+    /// utime + stime of the threads of <paramref name="pid"/> whose name starts with <paramref name="threadNamePrefix"/>
+    /// (<c>/proc/PID/task/TID/stat</c>), in seconds; threads that exit in between are skipped.
+    /// </summary>
+    public static double ThreadCpuSeconds(int pid, string threadNamePrefix)
+    {
+        var total = 0.0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var open = stat.IndexOf('(', StringComparison.Ordinal);
+                var close = stat.LastIndexOf(')');
+                if (!stat[(open + 1)..close].StartsWith(threadNamePrefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var fields = stat[(close + 2)..].Split(' ');
+                total += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+            }
+            catch (IOException)
+            {
+                // The thread exited while we read.
+            }
+        }
+
+        return total;
+    }
 }
