@@ -33,12 +33,13 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
     }
 
     /// <summary>
-    /// utime + stime of the threads of <paramref name="pid"/> whose name starts with <paramref name="threadNamePrefix"/>
-    /// (<c>/proc/PID/task/TID/stat</c>), in seconds; threads that exit in between are skipped.
+    /// utime + stime, in seconds, of each thread of <paramref name="pid"/> whose name starts with
+    /// <paramref name="threadNamePrefix"/> (<c>/proc/PID/task/TID/stat</c>), by thread id; threads that exit
+    /// while being read are left out.
     /// </summary>
-    public static double ThreadCpuSeconds(int pid, string threadNamePrefix)
+    public static Dictionary<int, double> ThreadCpuSeconds(int pid, string threadNamePrefix)
     {
-        var total = 0.0;
+        var byThread = new Dictionary<int, double>();
         foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
         {
             try
@@ -52,7 +53,8 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
                 }
 
                 var fields = stat[(close + 2)..].Split(' ');
-                total += (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                byThread[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] =
+                    (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
             }
             catch (IOException)
             {
@@ -60,6 +62,6 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
             }
         }
 
-        return total;
+        return byThread;
     }
 }
