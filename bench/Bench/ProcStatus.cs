@@ -31,4 +31,37 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
+
+    /// <summary>
+    /// utime + stime, in seconds, of each thread of <paramref name="pid"/> whose name starts with
+    /// <paramref name="threadNamePrefix"/> (<c>/proc/PID/task/TID/stat</c>), by thread id; threads that exit
+    /// while being read are left out.
+    /// </summary>
+    public static Dictionary<int, double> ThreadCpuSeconds(int pid, string threadNamePrefix)
+    {
+        var byThread = new Dictionary<int, double>();
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var open = stat.IndexOf('(', StringComparison.Ordinal);
+                var close = stat.LastIndexOf(')');
+                if (!stat[(open + 1)..close].StartsWith(threadNamePrefix, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                var fields = stat[(close + 2)..].Split(' ');
+                byThread[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] =
+                    (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+            }
+            catch (IOException)
+            {
+                // The thread exited while we read.
+            }
+        }
+
+        return byThread;
+    }
 }

@@ -10,94 +10,70 @@ public sealed class AgentCacheTests
     private static readonly TrustDomain Partner = TrustDomain.Parse("partner.org");
 
     [Fact]
-    public void SetEntries_SameContentAgain_NoNewVersionAndNoStreamWoken()
+    public void SetEntriesAndBundles_SameContentAgain_KeepsTheStateAndWakesNoStream()
     {
+        // Every sync rebuilds entries and bundles from the server's answer: new objects, same content.
         var cache = new AgentCache();
-        cache.SetEntries([Entry("a", revision: 1), Entry("b", revision: 1)]);
-        var version = cache.Current.Version;
-        var woken = cache.WaitForChangeAsync(version, CancellationToken.None);
+        cache.SetEntries([Entry("e1", "/web", revision: 1), Entry("e2", "/db", revision: 3)]);
+        cache.SetBundles(Bundle(Td, 1), [Bundle(Partner, 7)]);
+        var before = cache.Current;
+        var wake = cache.WaitForChangeAsync(before.Version, CancellationToken.None);
 
-        // A sync rebuilds every entry from the wire: equal content in new objects, new lists.
-        cache.SetEntries([Entry("b", revision: 1), Entry("a", revision: 1)]);
+        cache.SetEntries([Entry("e2", "/db", revision: 3), Entry("e1", "/web", revision: 1)]);
+        cache.SetBundles(Bundle(Td, 1), [Bundle(Partner, 7)]);
 
-        Assert.Equal(version, cache.Current.Version);
-        Assert.False(woken.IsCompleted);
+        Assert.Same(before, cache.Current);
+        Assert.False(wake.IsCompleted);
     }
 
     [Theory]
     [InlineData("revision")]
     [InlineData("selector")]
-    [InlineData("federates_with")]
+    [InlineData("federates")]
     [InlineData("hint")]
     [InlineData("removed")]
-    [InlineData("added")]
-    public void SetEntries_AnyFieldChanged_NewVersionWakesStreams(string change)
+    [InlineData("bundle")]
+    [InlineData("federated bundle")]
+    public void SetEntriesAndBundles_AnyChange_IsANewVersionThatWakesStreams(string change)
     {
         var cache = new AgentCache();
-        cache.SetEntries([Entry("a", revision: 1), Entry("b", revision: 1)]);
-        var version = cache.Current.Version;
-        var woken = cache.WaitForChangeAsync(version, CancellationToken.None);
-
-        CachedEntry[] next = change switch
-        {
-            "revision" => [Entry("a", revision: 2), Entry("b", revision: 1)],
-            "selector" => [Entry("a", revision: 1, uid: "1001"), Entry("b", revision: 1)],
-            "federates_with" => [Entry("a", revision: 1, federates: [Partner]), Entry("b", revision: 1)],
-            "hint" => [Entry("a", revision: 1, hint: "internal"), Entry("b", revision: 1)],
-            "removed" => [Entry("a", revision: 1)],
-            _ => [Entry("a", revision: 1), Entry("b", revision: 1), Entry("c", revision: 1)],
-        };
-        cache.SetEntries(next);
-
-        Assert.Equal(version + 1, cache.Current.Version);
-        Assert.True(woken.IsCompletedSuccessfully);
-    }
-
-    [Fact]
-    public void SetBundles_SameContentAgain_NoNewVersion()
-    {
-        var cache = new AgentCache();
-        cache.SetBundles(Bundle(Td, 1), [Bundle(Partner, 2)]);
-        var version = cache.Current.Version;
-
-        cache.SetBundles(Bundle(Td, 1), [Bundle(Partner, 2)]);
-
-        Assert.Equal(version, cache.Current.Version);
-    }
-
-    [Theory]
-    [InlineData("x509")]
-    [InlineData("jwks")]
-    [InlineData("federated")]
-    [InlineData("federated removed")]
-    public void SetBundles_ContentChanged_NewVersion(string change)
-    {
-        var cache = new AgentCache();
-        cache.SetBundles(Bundle(Td, 1), [Bundle(Partner, 2)]);
-        var version = cache.Current.Version;
+        cache.SetEntries([Entry("e1", "/web", revision: 1), Entry("e2", "/db", revision: 3)]);
+        cache.SetBundles(Bundle(Td, 1), [Bundle(Partner, 7)]);
+        var before = cache.Current;
+        var wake = cache.WaitForChangeAsync(before.Version, CancellationToken.None);
 
         switch (change)
         {
-            case "x509":
-                cache.SetBundles(Bundle(Td, 1, x509Last: 0x42), [Bundle(Partner, 2)]);
+            case "revision":
+                cache.SetEntries([Entry("e1", "/web", revision: 2), Entry("e2", "/db", revision: 3)]);
                 break;
-            case "jwks":
-                cache.SetBundles(Bundle(Td, 3), [Bundle(Partner, 2)]);
+            case "selector":
+                cache.SetEntries([Entry("e1", "/web", revision: 1, uid: "1001"), Entry("e2", "/db", revision: 3)]);
                 break;
-            case "federated":
-                cache.SetBundles(Bundle(Td, 1), [Bundle(Partner, 4)]);
+            case "federates":
+                cache.SetEntries([Entry("e1", "/web", revision: 1) with { FederatesWith = [Partner] }, Entry("e2", "/db", revision: 3)]);
                 break;
-            default:
+            case "hint":
+                cache.SetEntries([Entry("e1", "/web", revision: 1) with { Hint = "internal" }, Entry("e2", "/db", revision: 3)]);
+                break;
+            case "removed":
+                cache.SetEntries([Entry("e1", "/web", revision: 1)]);
+                break;
+            case "bundle":
+                cache.SetBundles(Bundle(Td, 2), [Bundle(Partner, 7)]);
+                break;
+            case "federated bundle":
                 cache.SetBundles(Bundle(Td, 1), []);
                 break;
         }
 
-        Assert.Equal(version + 1, cache.Current.Version);
+        Assert.True(cache.Current.Version > before.Version);
+        Assert.True(wake.IsCompletedSuccessfully);
     }
 
-    private static CachedEntry Entry(string id, long revision, string uid = "1000", IReadOnlyList<TrustDomain>? federates = null, string hint = "") =>
-        new(id, SpiffeId.Parse($"spiffe://example.org/{id}"), [new Selector("unix", "uid:" + uid)], federates?.ToList() ?? [], hint, revision);
+    private static CachedEntry Entry(string id, string path, long revision, string uid = "1000") =>
+        new(id, SpiffeId.Parse("spiffe://example.org" + path), [new Selector("unix", "uid:" + uid)], [], "", revision);
 
-    private static CachedBundle Bundle(TrustDomain trustDomain, byte jwks, byte x509Last = 0x01) =>
-        new(trustDomain, [[0x30, 0x03, 0x02, 0x01, x509Last]], [jwks]);
+    private static CachedBundle Bundle(TrustDomain trustDomain, byte authority) =>
+        new(trustDomain, [[0x30, authority]], """{"keys":[]}"""u8.ToArray());
 }

@@ -296,6 +296,9 @@ public sealed class WorkloadApiServiceTests : IAsyncLifetime
                 return new NetworkStream(socket, ownsSocket: true);
             },
         },
+
+        // Without it, disposing the channel leaves its connection (and the agent's end) open.
+        DisposeHttpClient = true,
     });
 
     private static CachedEntry Entry(string id, string path, IReadOnlyList<string> unixSelectors) =>

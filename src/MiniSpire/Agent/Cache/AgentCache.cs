@@ -5,6 +5,8 @@ namespace MiniSpire.Agent.Cache;
 /// <summary>
 /// The agent's cache of entries, SVIDs and bundles, and the signal that wakes every open Workload API
 /// stream when any of them changes. Writers are the sync and rotation loops; readers never block them.
+/// A write that changes nothing (every sync re-sends the same entries and bundles) keeps the state and its
+/// version, so idle streams are not woken to rebuild and compare their responses.
 /// </summary>
 internal sealed class AgentCache
 {
@@ -14,15 +16,11 @@ internal sealed class AgentCache
 
     public CacheState Current => Volatile.Read(ref _current);
 
-    /// <summary>
-    /// Replaces the entries; SVIDs of entries that are gone are dropped. The same entries again (every sync,
-    /// when nothing changed) are no change: no stream is woken.
-    /// </summary>
+    /// <summary>Replaces the entries; SVIDs of entries that are gone are dropped. The same entries again change nothing.</summary>
     public void SetEntries(IEnumerable<CachedEntry> entries) => Update(state =>
     {
         var byId = entries.ToImmutableSortedDictionary(e => e.Id, e => e, StringComparer.Ordinal);
-        if (state.EntriesKnown && byId.Count == state.Entries.Count
-            && byId.All(e => state.Entries.TryGetValue(e.Key, out var known) && known.Equals(e.Value)))
+        if (state.EntriesKnown && byId.Count == state.Entries.Count && byId.All(e => state.Entries.TryGetValue(e.Key, out var known) && known.Equals(e.Value)))
         {
             return state;
         }
@@ -39,11 +37,12 @@ internal sealed class AgentCache
     public void SetSvid(string entryId, CachedX509Svid svid) => Update(state =>
         state.Entries.ContainsKey(entryId) ? state with { Svids = state.Svids.SetItem(entryId, svid) } : state);
 
-    /// <summary>Replaces the own and federated bundles; the same bundles again are no change.</summary>
+    /// <summary>Replaces the own and federated bundles. The same bundles again change nothing.</summary>
     public void SetBundles(CachedBundle bundle, IEnumerable<CachedBundle> federated) => Update(state =>
     {
         var byTrustDomain = federated.ToImmutableDictionary(b => b.TrustDomain);
-        if (bundle.Equals(state.Bundle) && byTrustDomain.Count == state.FederatedBundles.Count
+        if (bundle.Equals(state.Bundle)
+            && byTrustDomain.Count == state.FederatedBundles.Count
             && byTrustDomain.All(b => state.FederatedBundles.TryGetValue(b.Key, out var known) && known.Equals(b.Value)))
         {
             return state;

@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using MiniSpire.Entries;
 using Spiffe;
 
@@ -17,7 +16,8 @@ internal sealed record CachedEntry(
     public bool IsMatchedBy(IReadOnlySet<Selector> workloadSelectors) =>
         Selectors.Count > 0 && Selectors.All(workloadSelectors.Contains);
 
-    /// <summary>Equal by content, lists included: a sync that brings the same entry back changes nothing.</summary>
+    // By content, lists included: every sync rebuilds the entries, and an unchanged one must compare equal so
+    // the cache (and every stream it would wake) stays as it is.
     public bool Equals(CachedEntry? other) =>
         other is not null
         && Id == other.Id
@@ -30,33 +30,24 @@ internal sealed record CachedEntry(
     public override int GetHashCode() => HashCode.Combine(Id, RevisionNumber);
 }
 
-/// <summary>
-/// An X509-SVID the agent holds for an entry: DER chain (leaf first) and PKCS#8 key. The wire forms are made
-/// once and shared by every stream's response, instead of a copy per stream (the arrays are never written).
-/// </summary>
-internal sealed record CachedX509Svid(byte[] ChainDer, byte[] PrivateKeyPkcs8, DateTimeOffset NotBefore, DateTimeOffset NotAfter)
-{
-    public ByteString ChainBytes { get; } = UnsafeByteOperations.UnsafeWrap(ChainDer);
+/// <summary>An X509-SVID the agent holds for an entry: DER chain (leaf first) and PKCS#8 key; never written after it is stored.</summary>
+internal sealed record CachedX509Svid(byte[] ChainDer, byte[] PrivateKeyPkcs8, DateTimeOffset NotBefore, DateTimeOffset NotAfter);
 
-    public ByteString PrivateKeyBytes { get; } = UnsafeByteOperations.UnsafeWrap(PrivateKeyPkcs8);
-}
-
-/// <summary>
-/// A trust domain's bundle: X.509 authorities (DER each) and JWT authorities (a JWKS document). Equal by
-/// content, so a sync that brings the same bundle back changes nothing; wire forms made once, as above.
-/// </summary>
+/// <summary>A trust domain's bundle: X.509 authorities (DER each) and JWT authorities (a JWKS document).</summary>
 internal sealed record CachedBundle(TrustDomain TrustDomain, IReadOnlyList<byte[]> X509Authorities, byte[] Jwks)
 {
-    /// <summary>The X.509 authorities concatenated, as the Workload API carries them.</summary>
-    public ByteString X509AuthoritiesBytes { get; } = UnsafeByteOperations.UnsafeWrap(X509Authorities.SelectMany(a => a).ToArray());
+    private byte[]? _x509AuthoritiesDer;
 
-    public ByteString JwksBytes { get; } = UnsafeByteOperations.UnsafeWrap(Jwks);
+    /// <summary>The authorities' DER, concatenated; built once and shared, so callers must not write to it.</summary>
+    public byte[] X509AuthoritiesDer() => _x509AuthoritiesDer ??= [.. X509Authorities.SelectMany(a => a)];
 
+    // By content: a sync that fetches the same bundle again must not count as a change.
     public bool Equals(CachedBundle? other) =>
         other is not null
         && TrustDomain == other.TrustDomain
-        && X509AuthoritiesBytes.Equals(other.X509AuthoritiesBytes)
-        && JwksBytes.Equals(other.JwksBytes);
+        && Jwks.AsSpan().SequenceEqual(other.Jwks)
+        && X509Authorities.Count == other.X509Authorities.Count
+        && X509Authorities.Zip(other.X509Authorities).All(pair => pair.First.AsSpan().SequenceEqual(pair.Second));
 
-    public override int GetHashCode() => HashCode.Combine(TrustDomain, X509AuthoritiesBytes);
+    public override int GetHashCode() => HashCode.Combine(TrustDomain, X509Authorities.Count, Jwks.Length);
 }

@@ -66,7 +66,7 @@ internal sealed partial class WorkloadApiService(
             var response = new X509BundlesResponse();
             foreach (var bundle in bundles)
             {
-                response.Bundles.Add(bundle.TrustDomain.IdString, bundle.X509AuthoritiesBytes);
+                response.Bundles.Add(bundle.TrustDomain.IdString, UnsafeByteOperations.UnsafeWrap(bundle.X509AuthoritiesDer()));
             }
 
             return response;
@@ -78,7 +78,7 @@ internal sealed partial class WorkloadApiService(
             var response = new JWTBundlesResponse();
             foreach (var bundle in bundles)
             {
-                response.Bundles.Add(bundle.TrustDomain.IdString, bundle.JwksBytes);
+                response.Bundles.Add(bundle.TrustDomain.IdString, UnsafeByteOperations.UnsafeWrap(bundle.Jwks));
             }
 
             return response;
@@ -173,8 +173,10 @@ internal sealed partial class WorkloadApiService(
 
     private static X509SVIDResponse ToX509Response(CacheState state, IReadOnlyList<WorkloadIdentity> identities)
     {
+        // The cached arrays are never written after they are stored, so every stream's message wraps them
+        // instead of holding its own copies (a response per stream is kept to suppress repeats).
         var response = new X509SVIDResponse();
-        var bundleDer = state.Bundle!.X509AuthoritiesBytes;
+        var bundleDer = UnsafeByteOperations.UnsafeWrap(state.Bundle!.X509AuthoritiesDer());
         var hints = new HashSet<string>(StringComparer.Ordinal);
         foreach (var identity in identities)
         {
@@ -186,8 +188,8 @@ internal sealed partial class WorkloadApiService(
             response.Svids.Add(new X509SVID
             {
                 SpiffeId = identity.Entry.SpiffeId.ToString(),
-                X509Svid = identity.Svid!.ChainBytes,
-                X509SvidKey = identity.Svid.PrivateKeyBytes,
+                X509Svid = UnsafeByteOperations.UnsafeWrap(identity.Svid!.ChainDer),
+                X509SvidKey = UnsafeByteOperations.UnsafeWrap(identity.Svid.PrivateKeyPkcs8),
                 Bundle = bundleDer,
                 Hint = identity.Entry.Hint,
             });
@@ -195,7 +197,7 @@ internal sealed partial class WorkloadApiService(
 
         foreach (var federated in state.FederatedBundlesFor(identities))
         {
-            response.FederatedBundles.Add(federated.TrustDomain.IdString, federated.X509AuthoritiesBytes);
+            response.FederatedBundles.Add(federated.TrustDomain.IdString, UnsafeByteOperations.UnsafeWrap(federated.X509AuthoritiesDer()));
         }
 
         return response;
