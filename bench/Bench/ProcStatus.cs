@@ -25,12 +25,7 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
     }
 
     /// <summary>utime + stime of a process from <c>/proc/PID/stat</c>, in seconds (USER_HZ is 100 on Linux).</summary>
-    public static double CpuSeconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-    }
+    public static double CpuSeconds(int pid) => CpuSecondsOf(File.ReadAllText($"/proc/{pid}/stat"));
 
     /// <summary>
     /// utime + stime, in seconds, of each thread of <paramref name="pid"/> whose name starts with
@@ -52,9 +47,7 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
                     continue;
                 }
 
-                var fields = stat[(close + 2)..].Split(' ');
-                byThread[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] =
-                    (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                byThread[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = CpuSecondsOf(stat);
             }
             catch (IOException)
             {
@@ -63,5 +56,12 @@ internal sealed record ProcMemory(double RssMiB, double RssAnonMiB, double RssFi
         }
 
         return byThread;
+    }
+
+    /// <summary>utime + stime from a <c>stat</c> line; the fields are counted after the name, which may hold spaces.</summary>
+    private static double CpuSecondsOf(string stat)
+    {
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
     }
 }

@@ -45,11 +45,11 @@ internal static class FanOut
             result.Add($"{label}: agent RSS before the streams", idle.RssMiB, "MiB");
             result.Add($"{label}: agent RSS after the rotation", outcome.AgentAfter.RssMiB, "MiB");
             result.Add($"{label}: agent threads with streams", outcome.AgentWithStreams.Threads, "threads");
-            var w = CpuWindow(context).TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + " s";
-            result.Add($"{label}: agent CPU, first {w} after the streams opened", outcome.Settling.Cores * 100, "% of a core");
-            result.Add($"{label}: agent CPU, first {w}: the JIT's tiered compilation thread", outcome.Settling.JitCores * 100, "% of a core");
-            result.Add($"{label}: agent CPU with the streams open and nothing changing (the next {w})", outcome.Idle.Cores * 100, "% of a core");
-            result.Add($"{label}: agent CPU, next {w}: the JIT's tiered compilation thread", outcome.Idle.JitCores * 100, "% of a core");
+            var window = CpuWindow(context).TotalSeconds.ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + " s";
+            result.Add($"{label}: agent CPU, first {window} after the streams opened", outcome.Settling.Cores * 100, "% of a core");
+            result.Add($"{label}: agent CPU, first {window}: the JIT's tiered compilation thread", outcome.Settling.JitCores * 100, "% of a core");
+            result.Add($"{label}: agent CPU with the streams open and nothing changing (the next {window})", outcome.Idle.Cores * 100, "% of a core");
+            result.Add($"{label}: agent CPU, next {window}: the JIT's tiered compilation thread", outcome.Idle.JitCores * 100, "% of a core");
         }
 
         result.Notes.Add("Streams come from the bench process over separate Unix socket connections (one stream per connection up to 1,000; ten per connection for 10,000, to stay within the file descriptor limit), each connection attested by the agent from its SO_PEERCRED credentials, as every workload is. They share one uid and so one registration entry: MiniSpire attests, matches and builds a response per stream either way, so per-stream agent work equals that of distinct workloads; only the SVID signing is shared (one SVID for the entry, as SPIRE does for workloads of the same entry). Truly distinct workloads with their own entries would add one signature per entry to a rotation, which benchmark 4 measures.");

@@ -96,7 +96,7 @@ internal static class CredentialBuilder
         var tbs = X509SvidEncoder.EncodeTbsCertificate(
             serialNumber, ca.Certificate.SubjectName, notBefore, notAfter, subject.Build(), subjectKey, extensions);
         var certificate = X509SvidEncoder.EncodeCertificate(tbs, ca.SignTbsCertificate(tbs));
-        return new IssuedX509Svid(certificate, serialNumber, DateTimeOffset.FromUnixTimeSeconds(notAfter.ToUnixTimeSeconds()));
+        return new IssuedX509Svid(certificate, serialNumber, X509SvidEncoder.CertificateTime(notAfter));
     }
 
     /// <summary>A JWT-SVID: ES256, kid, typ JWT; claims sub, aud, exp, iat (and iss when configured).</summary>

@@ -93,10 +93,13 @@ internal static class X509SvidEncoder
         return writer.Encode();
     }
 
+    /// <summary>A time as the certificate carries it: whole seconds, UTC.</summary>
+    public static DateTimeOffset CertificateTime(DateTimeOffset time) => DateTimeOffset.FromUnixTimeSeconds(time.ToUnixTimeSeconds());
+
     /// <summary>UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 section 4.1.2.5), whole seconds.</summary>
     private static void WriteTime(AsnWriter writer, DateTimeOffset time)
     {
-        var seconds = DateTimeOffset.FromUnixTimeSeconds(time.ToUnixTimeSeconds());
+        var seconds = CertificateTime(time);
         if (seconds.Year is >= 1950 and < 2050)
         {
             writer.WriteUtcTime(seconds);
