@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using Grpc.Core;
@@ -98,6 +99,31 @@ public sealed class AgentApiTests : IAsyncLifetime
             Assert.Equal((int)StatusCode.PermissionDenied, signed.Results[2].StatusCode);
             Assert.Contains(_server.Logs.Messages, m => m.Contains($"asked for entry {entryB}, which is not authorized", StringComparison.Ordinal));
         }
+    }
+
+    [Fact]
+    public async Task SignX509Svids_CsrSignedByAnotherKey_RefusedAloneTheRestOfTheBatchIssued()
+    {
+        using var agent = await _server.AttestAgentAsync();
+        var entry = await _server.CreateEntryAsync(agent.SpiffeId, "spiffe://example.org/web", "-selector", "unix:uid:1");
+        var (channel, client) = await _server.AgentClientAsync(agent);
+        using var _ = channel;
+        var (key, csr) = TestServer.NewCsr();
+        using var __ = key;
+        using var victim = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var forged = Server.CsrVerifierTests.SwapPublicKey(csr.ToByteArray(), new CertificateRequest("CN=x", victim, HashAlgorithmName.SHA256).PublicKey);
+
+        var results = (await client.SignX509SvidsAsync(new SignX509SvidsRequest
+        {
+            Params = { new SvidParams { EntryId = entry, Csr = ByteString.CopyFrom(forged) }, new SvidParams { EntryId = entry, Csr = csr } },
+        }).ResponseAsync.Within()).Results;
+
+        Assert.Equal((int)StatusCode.InvalidArgument, results[0].StatusCode);
+        Assert.Equal("invalid CSR: the CSR's signature does not verify with its public key", results[0].StatusMessage);
+        Assert.Null(results[0].Svid);
+        Assert.Equal(0, results[1].StatusCode);
+        using var svid = X509Svid.Parse(results[1].Svid.CertChain.SelectMany(b => b.ToByteArray()).ToArray(), key.ExportPkcs8PrivateKey());
+        Assert.Equal("spiffe://example.org/web", svid.Id.ToString());
     }
 
     [Fact]

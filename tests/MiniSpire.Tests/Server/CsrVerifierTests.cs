@@ -35,7 +35,11 @@ public sealed class CsrVerifierTests
         using var signer = NewKey(keyType);
         var csr = SwapPublicKey(NewRequest(signer, new HashAlgorithmName(hash)).CreateSigningRequest(), NewRequest(claimed, new HashAlgorithmName(hash)).PublicKey);
 
-        Assert.Throws<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey(csr));
+        var error = Assert.Throws<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey(csr));
+        if (keyType == "P-256" && hash == "SHA256")
+        {
+            Assert.Equal("the CSR's signature does not verify with its public key", error.Message);
+        }
     }
 
     [Fact]
@@ -46,7 +50,7 @@ public sealed class CsrVerifierTests
         csr[^5] ^= 0x01;
 
         var error = Assert.Throws<CryptographicException>(() => CsrVerifier.ReadVerifiedPublicKey(csr));
-        Assert.False(string.IsNullOrEmpty(error.Message));
+        Assert.Equal("the CSR's signature does not verify with its public key", error.Message);
     }
 
     [Theory]
@@ -92,7 +96,7 @@ public sealed class CsrVerifierTests
     };
 
     /// <summary>The same CSR with another subjectPKInfo: its signature no longer proves possession of the key.</summary>
-    private static byte[] SwapPublicKey(byte[] csr, PublicKey replacement)
+    internal static byte[] SwapPublicKey(byte[] csr, PublicKey replacement)
     {
         var request = new AsnReader(csr, AsnEncodingRules.DER).ReadSequence();
         var info = request.ReadSequence();
