@@ -225,6 +225,9 @@ class Context {
         return value.replace(/^unix:\/\//, "");
       }
     }
+    if (spec.default === "(pod namespace)") {
+      return this.workload.namespace;
+    }
     return spec.default === undefined ? undefined : String(spec.default);
   }
 
