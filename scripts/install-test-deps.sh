@@ -29,6 +29,11 @@ command -v keytool >/dev/null 2>&1 || needed+=(default-jdk-headless)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || needed+=(nginx)
 # runuser runs a second helper as another user (another workload) in the end-to-end tests.
 command -v runuser >/dev/null 2>&1 || [ -x /usr/sbin/runuser ] || needed+=(util-linux)
+# podman runs the helper's container image in the end-to-end tests (HelperImageTests), with runc: crun refuses
+# cgroups in hybrid mode, which these machines have. nsenter (util-linux) reaches the container's loopback-only
+# network for the health check.
+command -v podman >/dev/null 2>&1 || needed+=(podman)
+command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || needed+=(runc)
 
 if [ "${#needed[@]}" -gt 0 ]; then
   echo "installing: ${needed[*]}" >&2

@@ -34,6 +34,22 @@ internal static class ManifestValidator
     public static Task<ValidatorRun> ValidateAsync(params string[] files) =>
         RunAsync(["--crds", CrdDirectory, .. files]);
 
+    /// <summary>The table of what each program needs at run time (tools/manifest-validation/runtime-needs.yaml).</summary>
+    public static string RuntimeNeedsFile { get; } = Path.Combine(ToolDirectory, "runtime-needs.yaml");
+
+    /// <summary>Validates files against the schemas and, all together, against the programs' run-time needs.</summary>
+    public static Task<ValidatorRun> ValidateWithRuntimeNeedsAsync(IEnumerable<string> files) =>
+        RunAsync(["--crds", CrdDirectory, "--needs", RuntimeNeedsFile, .. files]);
+
+    /// <summary>The documents of any YAML file (not only the example's), as the validator parses them.</summary>
+    public static async Task<IReadOnlyList<JsonElement>> DumpFileAsync(string path)
+    {
+        var run = await RunAsync(["--dump", path]);
+        Assert.True(run.ExitCode == 0, $"cannot read {path}: {run.StandardError}");
+        using var json = JsonDocument.Parse(run.StandardOutput);
+        return json.RootElement.EnumerateArray().Select(element => element.Clone()).ToList();
+    }
+
     /// <summary>Validates YAML text written to a temporary file.</summary>
     public static async Task<ValidatorRun> ValidateTextAsync(string yaml)
     {

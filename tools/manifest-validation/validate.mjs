@@ -4,6 +4,9 @@
 //   node validate.mjs [--crds DIR]... FILE...   validate; "ok FILE (N documents)" per good file,
 //                                               one line per problem on stderr, exit 1 on any problem
 //   node validate.mjs --dump FILE               print the file's documents as a JSON array (no validation)
+//   node validate.mjs --needs runtime-needs.yaml FILE...
+//                                               also check the files together against what their programs
+//                                               need at run time (runtime-needs.mjs): "runtime: ..." lines
 //
 // Built-in kinds: the kubernetes-models validators (required fields, types, enums, formats) plus an
 // unknown-field check from the same package's type declarations (strict-fields.mjs).
@@ -18,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import Ajv from "ajv";
 import { unknownFields, declarationsOf } from "./strict-fields.mjs";
+import { loadNeeds, checkRuntimeNeeds } from "./runtime-needs.mjs";
 
 const require = createRequire(import.meta.url);
 const objectMeta = declarationsOf("@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta");
@@ -160,8 +164,11 @@ function main(argv) {
   const customKinds = new CustomKinds();
   const files = [];
   let dump = false;
+  let needs;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--crds") {
+    if (argv[i] === "--needs") {
+      needs = loadNeeds(argv[++i]);
+    } else if (argv[i] === "--crds") {
       customKinds.addDirectory(argv[++i]);
     } else if (argv[i] === "--dump") {
       dump = true;
@@ -170,7 +177,7 @@ function main(argv) {
     }
   }
   if (files.length === 0) {
-    process.stderr.write("usage: validate.mjs [--crds DIR]... FILE... | --dump FILE\n");
+    process.stderr.write("usage: validate.mjs [--crds DIR]... [--needs runtime-needs.yaml] FILE... | --dump FILE\n");
     return 2;
   }
   if (dump) {
@@ -198,6 +205,15 @@ function main(argv) {
       all.forEach((p) => process.stderr.write(`${file}: ${p}\n`));
     } else {
       process.stdout.write(`ok ${file} (${documents.length} documents)\n`);
+    }
+  }
+  if (needs) {
+    const problems = checkRuntimeNeeds(parsed.flatMap((p) => p.documents.map((d) => d.value)), needs);
+    problems.forEach((p) => process.stderr.write(`runtime: ${p}\n`));
+    if (problems.length > 0) {
+      failed = true;
+    } else {
+      process.stdout.write(`ok runtime needs (${parsed.length} files)\n`);
     }
   }
   return failed ? 1 : 0;

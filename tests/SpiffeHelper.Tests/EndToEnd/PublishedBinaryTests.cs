@@ -33,7 +33,8 @@ public sealed partial class PublishedBinaryTests : IAsyncLifetime, IDisposable
         using var version = new HelperProcess(PublishedHelperBinary.Get(), _dir.Path, "--version");
         var (code, stdout, _) = await version.WaitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal(0, code);
-        Assert.StartsWith("spiffe-helper 0.1.0", stdout);
+        // Version from Directory.Build.props, the commit the binary was built from ("unknown" without .git).
+        Assert.Matches(@"^spiffe-helper 0\.2\.0 \(commit ([0-9a-f]{7}|unknown)\)\r?\n", stdout);
 
         using var help = new HelperProcess(PublishedHelperBinary.Get(), _dir.Path, "-help");
         (code, stdout, _) = await help.WaitAsync();
