@@ -105,6 +105,14 @@ internal static class ConfigSchema
             return $"unknown key; did you mean \"{nearest}\"?";
         }
 
+        // A name with a word left out (jwt_file_name for jwt_svid_file_name).
+        var words = key.Split('_', '-');
+        var containing = candidates.Where(c => words.All(w => c.Split('_').Contains(w, StringComparer.Ordinal))).ToList();
+        if (words.Length > 1 && containing.Count == 1)
+        {
+            return $"unknown key; did you mean \"{containing[0]}\"?";
+        }
+
         return $"unknown key; valid keys here: {string.Join(", ", candidates)}";
     }
 
@@ -330,7 +338,7 @@ internal static class ConfigSchema
                 Kind.Boolean => "a boolean (true or false, without quotes)",
                 Kind.Integer => "an integer",
                 Kind.FileMode => Hcl ? "a file mode, written 0644 (octal, as in the Go tool)" : "a file mode, written 0o644 or \"0644\"",
-                Kind.StringArray => "a list of strings, such as [\"a\", \"b\"]",
+                Kind.StringArray => Hcl ? "a list of strings, such as [\"a\", \"b\"]" : "an array of strings, such as [\"a\", \"b\"]",
                 Kind.TableArray => Hcl
                     ? "a list of objects, such as [{ jwt_audience = \"api\", jwt_svid_file_name = \"api.token\" }]"
                     : "an array of tables, such as [{ jwt_audience = \"api\", jwt_svid_file_name = \"api.token\" }]",

@@ -30,6 +30,13 @@ internal static class ConfigSyntaxReader
             return hcl;
         }
 
+        // Too deep for one syntax is the cause worth naming, whatever else the other syntax found.
+        static bool TooDeep(ConfigDocument d) => d.Errors.Any(e => e.Reason.Contains("levels deep", StringComparison.Ordinal));
+        if (TooDeep(toml) != TooDeep(hcl))
+        {
+            return TooDeep(toml) ? toml : hcl;
+        }
+
         return LooksLikeToml(text) ? toml : hcl;
     }
 

@@ -27,12 +27,14 @@ internal static partial class ConfigLoader
                     }
                 }
 
-                if (string.IsNullOrEmpty(item.JwtAudience))
+                // A misspelt key in the item is already reported with the nearest name: no second error for it.
+                var misspelt = errors.Any(e => e.Key is { } k && k.StartsWith(prefix + ".", StringComparison.Ordinal) && e.Reason.StartsWith("unknown key", StringComparison.Ordinal));
+                if (string.IsNullOrEmpty(item.JwtAudience) && !misspelt)
                 {
                     Error(prefix, "jwt_audience is missing or empty: every JWT-SVID needs the audience it is for");
                 }
 
-                if (string.IsNullOrEmpty(item.JwtSvidFileName))
+                if (string.IsNullOrEmpty(item.JwtSvidFileName) && !misspelt)
                 {
                     Error(prefix, "jwt_svid_file_name is missing or empty: every JWT-SVID needs the file it is written to");
                 }
