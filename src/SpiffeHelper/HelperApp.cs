@@ -75,6 +75,26 @@ internal static partial class HelperApp
         var loggerFactory = environment.LoggerFactory ?? CreateLoggerFactory(options, environment.Error, environment.Time);
         try
         {
+            var startup = loggerFactory.CreateLogger("SpiffeHelper.Config");
+            foreach (var warning in loaded.Warnings)
+            {
+                Log.ConfigWarning(startup, warning.ToString());
+            }
+
+            var choice = WriteStrategyChoice.Decide(options);
+            if (choice.Reason is { } reason)
+            {
+                if (choice.IsWarning)
+                {
+                    Log.ConfigWarning(startup, reason);
+                }
+                else
+                {
+                    Log.WriteStrategyChosen(startup, reason);
+                }
+            }
+
+            options = options with { WriteStrategy = choice.Strategy };
             return await RunAsync(options, environment, loggerFactory, stop);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -304,6 +324,12 @@ internal static partial class HelperApp
 
         [LoggerMessage(EventId = 108, Level = LogLevel.Critical, Message = "Unexpected failure; exiting")]
         public static partial void Unexpected(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 109, Level = LogLevel.Warning, Message = "Config warning: {Warning}")]
+        public static partial void ConfigWarning(ILogger logger, string warning);
+
+        [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "{Reason}")]
+        public static partial void WriteStrategyChosen(ILogger logger, string reason);
 
         [LoggerMessage(EventId = 106, Level = LogLevel.Critical, Message = "One-shot mode: could not write the files to {CertDir} within {TimeoutSeconds:0.#} s (exit code 4)")]
         public static partial void OneShotWriteFailed(ILogger logger, double timeoutSeconds, string certDir);

@@ -208,10 +208,11 @@ public sealed class HelperPodPolicyTests
     {
         var pod = Manifest.PodSpec(await Manifest.SingleAsync(file, "Deployment", name));
         var (path, toml) = await HelperConfigTextAsync(file, pod);
+        var (initPath, initToml) = await HelperConfigTextAsync(file, pod, container: 0);
 
-        // The init container runs it with -daemon-mode=false, the sidecar as the file says.
+        // The init container runs its file with -daemon-mode=false, the sidecar as the file says.
         var sidecar = SpiffeHelper.Config.ConfigLoader.Parse(toml, path, _ => null, daemonModeOverride: null, "/");
-        var init = SpiffeHelper.Config.ConfigLoader.Parse(toml, path, _ => null, daemonModeOverride: false, "/");
+        var init = SpiffeHelper.Config.ConfigLoader.Parse(initToml, initPath, _ => null, daemonModeOverride: false, "/");
 
         Assert.True(sidecar.Succeeded, string.Join(Environment.NewLine, sidecar.Errors));
         Assert.True(init.Succeeded, string.Join(Environment.NewLine, init.Errors));
@@ -226,12 +227,12 @@ public sealed class HelperPodPolicyTests
     private static async Task<TomlTable> HelperConfigAsync(string file, JsonElement pod) =>
         TomlSerializer.Deserialize<TomlTable>((await HelperConfigTextAsync(file, pod)).Toml)!;
 
-    /// <summary>Where the pod's helpers read helper.conf, and its text from the ConfigMap they mount.</summary>
-    private static async Task<(string Path, string Toml)> HelperConfigTextAsync(string file, JsonElement pod)
+    /// <summary>Where a helper of the pod (by default the sidecar, 0 the init container) reads its config, and its text from the ConfigMap it mounts.</summary>
+    private static async Task<(string Path, string Toml)> HelperConfigTextAsync(string file, JsonElement pod, int container = 1)
     {
-        var args = Manifest.Strings(HelperContainers(pod)[0], "args").ToList();
+        var args = Manifest.Strings(HelperContainers(pod)[container], "args").ToList();
         var configPath = args[args.IndexOf("-config") + 1];
-        var mount = Manifest.MountAt(HelperContainers(pod)[0], Path.GetDirectoryName(configPath)!);
+        var mount = Manifest.MountAt(HelperContainers(pod)[container], Path.GetDirectoryName(configPath)!);
         var volume = Manifest.Volume(pod, Manifest.Text(mount, "name")!);
         var configMapName = Manifest.Text(volume, "configMap", "name")!;
         var configMap = await Manifest.SingleAsync("50-spiffe-helper-config.yaml", "ConfigMap", configMapName);

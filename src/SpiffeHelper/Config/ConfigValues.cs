@@ -56,10 +56,14 @@ internal static class ConfigValues
 
     public static string FormatMode(UnixFileMode mode) => "0" + Convert.ToString((int)mode, 8).PadLeft(3, '0');
 
-    /// <summary>A Go-style duration: <c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>500ms</c>.</summary>
-    public static bool TryParseDuration(string text, out TimeSpan duration)
+    /// <summary>
+    /// A Go-style duration: <c>90s</c>, <c>5m</c>, <c>1h30m</c>, <c>500ms</c>. <paramref name="tooLong"/> is true
+    /// (and the result false-free) when the value is well-formed but larger than any timeout could be.
+    /// </summary>
+    public static bool TryParseDuration(string text, out TimeSpan duration, out bool tooLong)
     {
         duration = TimeSpan.Zero;
+        tooLong = false;
         if (string.IsNullOrEmpty(text))
         {
             return false;
@@ -102,74 +106,134 @@ internal static class ConfigValues
             total += number * milliseconds.Value;
         }
 
+        // TimeSpan.FromMilliseconds throws past about 29,000 years; every timeout is capped far below.
+        if (!double.IsFinite(total) || total > TimeSpan.FromDays(365).TotalMilliseconds)
+        {
+            tooLong = true;
+            return true;
+        }
+
         duration = TimeSpan.FromMilliseconds(total);
         return true;
     }
 
-    /// <summary>Splits a command line like a shell does for plain words and double-quoted strings (with backslash escapes inside quotes).</summary>
+    /// <summary>
+    /// Splits <c>cmd_args</c> exactly as the Go spiffe-helper does (<c>getCmdArgs</c>: Go's <c>encoding/csv</c>
+    /// reader with a space as the separator, reading one record): fields are separated by single spaces
+    /// (two spaces make an empty argument); a field that starts with <c>"</c> is quoted, may hold spaces and
+    /// newlines, and <c>""</c> inside it is one literal quote; a <c>"</c> inside an unquoted field, or a quoted
+    /// field not followed by a space or the end, is an error (LazyQuotes off); blank leading lines are
+    /// skipped and only the first line (record) is used; <c>\r\n</c> counts as <c>\n</c>.
+    /// </summary>
     public static bool TrySplitArguments(string text, out IReadOnlyList<string> arguments, [NotNullWhen(false)] out string? error)
     {
-        var result = new List<string>();
-        var current = new StringBuilder();
-        var inWord = false;
-        var inQuotes = false;
-        for (var i = 0; i < text.Length; i++)
+        arguments = [];
+        error = null;
+        if (text.Length == 0)
         {
-            var c = text[i];
-            if (inQuotes)
-            {
-                if (c == '\\' && i + 1 < text.Length && text[i + 1] is '"' or '\\')
-                {
-                    current.Append(text[++i]);
-                }
-                else if (c == '"')
-                {
-                    inQuotes = false;
-                }
-                else
-                {
-                    current.Append(c);
-                }
-            }
-            else if (c == '"')
-            {
-                inQuotes = true;
-                inWord = true;
-            }
-            else if (char.IsWhiteSpace(c))
-            {
-                if (inWord)
-                {
-                    result.Add(current.ToString());
-                    current.Clear();
-                    inWord = false;
-                }
-            }
-            else
-            {
-                current.Append(c);
-                inWord = true;
-            }
+            return true;
         }
 
-        if (inQuotes)
+        var lines = text.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n');
+        var lineIndex = 0;
+        while (lineIndex < lines.Length && lines[lineIndex].Length == 0 && lineIndex < lines.Length - 1)
         {
-            arguments = [];
-            error = "a double quote is not closed";
+            lineIndex++;
+        }
+
+        if (lineIndex == lines.Length - 1 && lines[lineIndex].Length == 0)
+        {
+            // Go's reader returns io.EOF here, which getCmdArgs passes on as the error "EOF".
+            error = "holds no argument, only line breaks (the Go tool fails with \"EOF\" too); remove it or write the arguments";
             return false;
         }
 
-        if (inWord)
+        var line = lines[lineIndex].TrimEnd('\r');
+        var result = new List<string>();
+        var field = new StringBuilder();
+        var i = 0;
+        while (true)
         {
-            result.Add(current.ToString());
+            field.Clear();
+            if (i >= line.Length || line[i] != '"')
+            {
+                var end = line.IndexOf(' ', i);
+                var value = end < 0 ? line[i..] : line[i..end];
+                var quote = value.IndexOf('"', StringComparison.Ordinal);
+                if (quote >= 0)
+                {
+                    error = $"column {i + quote + 1}: a double quote inside an argument that does not start with one (split as the Go tool splits it, CSV with spaces: quote the whole argument, as in \"a b\", and write \"\" for a literal quote inside it)";
+                    return false;
+                }
+
+                result.Add(value);
+                if (end < 0)
+                {
+                    break;
+                }
+
+                i = end + 1;
+                continue;
+            }
+
+            // A quoted field, which may continue on the next lines.
+            var column = i + 1;
+            i++;
+            while (true)
+            {
+                var close = line.IndexOf('"', i);
+                if (close < 0)
+                {
+                    field.Append(line, i, line.Length - i);
+                    if (++lineIndex >= lines.Length)
+                    {
+                        error = $"column {column}: the double quote that opens an argument is not closed";
+                        return false;
+                    }
+
+                    field.Append('\n');
+                    line = lines[lineIndex].TrimEnd('\r');
+                    i = 0;
+                    continue;
+                }
+
+                field.Append(line, i, close - i);
+                i = close + 1;
+                if (i < line.Length && line[i] == '"')
+                {
+                    field.Append('"');
+                    i++;
+                    continue;
+                }
+
+                if (i < line.Length && line[i] == ' ')
+                {
+                    i++;
+                    result.Add(field.ToString());
+                    break;
+                }
+
+                if (i >= line.Length)
+                {
+                    result.Add(field.ToString());
+                    arguments = result;
+                    return true;
+                }
+
+                error = $"column {i}: a quoted argument must end with a double quote followed by a space or the end (split as the Go tool splits it: write \"\" for a literal quote inside a quoted argument)";
+                return false;
+            }
         }
 
         arguments = result;
-        error = null;
         return true;
     }
 
-    /// <summary>Replaces every <c>${NAME}</c>; <c>$$</c> stands for a literal <c>$</c>. An unset variable is an error naming it.</summary>
+    /// <summary>
+    /// TOML files only: replaces every <c>${NAME}</c> (letters, digits and <c>_</c>) with the environment
+    /// variable; <c>$${</c> stands for a literal <c>${</c>; every other <c>$</c> stays as written, so
+    /// <c>$$</c>, <c>$1</c> and <c>$HOME</c> reach the program unchanged. An unset variable is an error naming it.
+    /// </summary>
     public static bool TryExpandEnvironment(string text, Func<string, string?> lookup, out string expanded, [NotNullWhen(false)] out string? error)
     {
         var builder = new StringBuilder();
@@ -182,10 +246,10 @@ internal static class ConfigValues
                 continue;
             }
 
-            if (i + 1 < text.Length && text[i + 1] == '$')
+            if (i + 2 < text.Length && text[i + 1] == '$' && text[i + 2] == '{')
             {
-                builder.Append('$');
-                i++;
+                builder.Append("${");
+                i += 2;
                 continue;
             }
 
@@ -195,7 +259,7 @@ internal static class ConfigValues
                 if (end < 0)
                 {
                     expanded = text;
-                    error = "\"${\" is not closed by \"}\" (write $$ for a literal $)";
+                    error = "\"${\" is not closed by \"}\" (write $${ for a literal ${)";
                     return false;
                 }
 
@@ -203,7 +267,7 @@ internal static class ConfigValues
                 if (name.Length == 0 || !name.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '_') || char.IsAsciiDigit(name[0]))
                 {
                     expanded = text;
-                    error = $"\"${{{name}}}\" is not a valid environment variable reference (letters, digits and _, not starting with a digit)";
+                    error = $"\"${{{name}}}\" is not a valid environment variable reference (letters, digits and _, not starting with a digit; write $${{ for a literal ${{)";
                     return false;
                 }
 
@@ -226,6 +290,19 @@ internal static class ConfigValues
         expanded = builder.ToString();
         error = null;
         return true;
+    }
+
+    /// <summary><c>rw-r--r--</c> for 0644.</summary>
+    public static string Symbolic(UnixFileMode mode)
+    {
+        var bits = (int)mode;
+        var text = new char[9];
+        for (var i = 0; i < 9; i++)
+        {
+            text[i] = (bits & (1 << (8 - i))) != 0 ? "rwx"[i % 3] : '-';
+        }
+
+        return new string(text);
     }
 
     /// <summary>The Levenshtein distance, for "did you mean".</summary>

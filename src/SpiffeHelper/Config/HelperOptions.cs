@@ -146,6 +146,9 @@ internal sealed record HelperOptions
 
     public WriteStrategy WriteStrategy { get; init; } = WriteStrategy.AtomicDir;
 
+    /// <summary>True when the file sets write_strategy; false when it is the default, which start-up may adapt to cert_dir (see <see cref="WriteStrategyChoice"/>).</summary>
+    public bool WriteStrategyIsExplicit { get; init; }
+
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     public LogFormat LogFormat { get; init; } = LogFormat.Text;

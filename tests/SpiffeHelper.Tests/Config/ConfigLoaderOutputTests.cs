@@ -107,7 +107,9 @@ public sealed class ConfigLoaderOutputTests
         Assert.Contains(messages, m => m.Contains("key \"pkcs12_password_file\": is set together with pkcs12_password", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("key \"trust_bundles_dir_name\": \"../bundles\" must be a plain file name", StringComparison.Ordinal));
         Assert.Contains(messages, m => m.Contains("key \"jwt_svid_file_mode\": 0o1777 is not a file mode", StringComparison.Ordinal));
-        Assert.True(result.Errors.Count == 5, string.Join("\n", messages));
+        Assert.Contains(messages, m => m.Contains("helper.conf:4: key \"jwt_svids[1]\": jwt_audience is missing", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("helper.conf:4: key \"jwt_svids[0].jwt_svid_file_name\": \"svid.pem\" is also the file name of svid_file_name", StringComparison.Ordinal));
+        Assert.True(result.Errors.Count == 7, string.Join("\n", messages));
     }
 
     [Fact]
