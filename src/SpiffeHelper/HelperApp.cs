@@ -179,7 +179,7 @@ internal static partial class HelperApp
 
         await using var child = new ChildProcess(options, time, loggerFactory.CreateLogger<ChildProcess>(), metrics);
         PidFileSignaller? pidSignaller = options.PidFileName is { } pidFile && options.RenewSignal is { } signal
-            ? new PidFileSignaller(pidFile, signal, time, loggerFactory.CreateLogger<PidFileSignaller>(), metrics)
+            ? new PidFileSignaller(pidFile, signal, time, loggerFactory.CreateLogger<PidFileSignaller>(), metrics, health)
             : null;
         using var background = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var pidTask = pidSignaller?.RunAsync(background.Token) ?? Task.CompletedTask;
