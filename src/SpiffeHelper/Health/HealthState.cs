@@ -26,8 +26,8 @@ internal static class RefusalReasons
 /// The one place that records what the helper did, read by the health listener. Ready only when every
 /// configured file was written by the latest attempt, the SVID on disk is not expired, and the Workload
 /// API has not refused this workload since (PermissionDenied: no registration entry matches it any more,
-/// so no rotation will come), and the renewal signal owed to the pid file's process is neither failing nor
-/// hanging longer than <see cref="SignalStuckAfter"/>; live unless an update has been in progress longer than
+/// so no rotation will come), and the renewal signal owed to the pid file's process is neither failing on an
+/// unusable pid file nor hanging longer than <see cref="SignalStuckAfter"/>; live unless an update has been in progress longer than
 /// <see cref="StuckAfter"/>. A refused update leaves readiness alone (the files on disk are still valid) and is
 /// reported as <see cref="HealthReport.LastRefusedUpdate"/>.
 /// </summary>
@@ -46,6 +46,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     private RefusedUpdate? _lastRefusal;
     private DateTimeOffset? _signalOwedSince;
     private string? _signalFailure;
+    private bool _signalFailureBlocks;
 
     // Outputs updated on their own schedule (JWT-SVIDs, the JWT bundle), registered with Track().
     private readonly Dictionary<string, OutputStatus> _outputs = new(StringComparer.Ordinal);
@@ -153,13 +154,17 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
         }
     }
 
-    /// <summary>The owed signal could not be sent; retried until delivered.</summary>
-    public void SignalFailed(string reason)
+    /// <summary>
+    /// The owed signal could not be sent; retried until delivered. <paramref name="blocksReadiness"/> is false when the
+    /// application is not running (it reads the current files when it starts): the reason is then shown, ready stays.
+    /// </summary>
+    public void SignalFailed(string reason, bool blocksReadiness = true)
     {
         lock (_lock)
         {
             _signalOwedSince ??= time.GetUtcNow();
             _signalFailure = reason;
+            _signalFailureBlocks = blocksReadiness;
         }
     }
 
@@ -169,6 +174,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
         {
             _signalOwedSince = null;
             _signalFailure = null;
+            _signalFailureBlocks = false;
         }
     }
 
@@ -182,16 +188,17 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             var notExpired = _statuses.Count == 0 || (_svidNotAfter is { } notAfter && notAfter > now);
             var failedOutput = _outputs.FirstOrDefault(o => o.Value.Status != "written");
             var expiredOutput = _outputs.FirstOrDefault(o => o.Value.ExpiresAt is { } expiresAt && expiresAt <= now);
-            var signalProblem = _signalOwedSince is not { } owedSince ? null
+            var signalNote = _signalOwedSince is not { } owedSince ? null
                 : _signalFailure is not null ? $"the renewal signal owed since {owedSince:O} was not delivered: {_signalFailure}; retrying"
                 : now - owedSince > SignalStuckAfter ? $"the renewal signal owed since {owedSince:O} is still being sent (stuck)"
                 : null;
+            var signalProblem = _signalFailure is not null && !_signalFailureBlocks ? null : signalNote;
             var reason = !live ? "an update has been in progress since " + _updateStarted!.Value.ToString("O")
                 : !allWritten ? _lastError ?? _identityRefused ?? "no file written yet"
                 : !notExpired ? "the SVID on disk has expired"
                 : failedOutput.Key is not null ? failedOutput.Value.Error ?? $"{failedOutput.Key} not written yet"
                 : expiredOutput.Key is not null ? $"the JWT-SVID in {expiredOutput.Key} has expired"
-                : signalProblem ?? _identityRefused ?? _lastError;
+                : signalProblem ?? _identityRefused ?? _lastError ?? signalNote;
             var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null && _identityRefused is null && signalProblem is null;
             var statuses = new Dictionary<string, string>(_statuses);
             foreach (var (name, output) in _outputs)

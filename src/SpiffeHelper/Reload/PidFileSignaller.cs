@@ -14,7 +14,9 @@ namespace SpiffeHelper.Reload;
 /// file is read without blocking and only when it is a regular file of at most <see cref="MaxPidFileBytes"/> (a FIFO
 /// or a link to <c>/dev/zero</c> is refused with its reason). A missing file, a bad pid or a dead process is retried
 /// with backoff (1 s doubling to 30 s) until it works or a newer renewal restarts the attempt. While a signal is
-/// owed and failing (or an attempt hangs), readiness and the <c>signal_undelivered</c> gauge say so. The first
+/// owed, the <c>signal_undelivered</c> gauge is 1 and /ready's reason says why; /ready is 503 while the pid file is
+/// unusable (not a small regular file, unreadable, no pid) or an attempt hangs, not while the application is
+/// simply not running (no file, no such process: it reads the current files when it starts). The first
 /// failure of a series is a warning, repeats are debug, recovery is information.
 /// </summary>
 internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signal, TimeProvider time, ILogger<PidFileSignaller> logger, HelperMetrics? metrics = null, HealthState? health = null)
@@ -48,7 +50,7 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
                 var failures = 0;
                 while (true)
                 {
-                    var delivered = TrySignal(out var pid, out var reason);
+                    var delivered = TrySignal(out var pid, out var reason, out var appAbsent);
                     metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
                     if (delivered)
                     {
@@ -67,7 +69,7 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
                     }
 
                     failures++;
-                    health?.SignalFailed($"{signal.Name} to the process in pid_file_name \"{pidFile}\": {reason}");
+                    health?.SignalFailed($"{signal.Name} to the process in pid_file_name \"{pidFile}\": {reason}", blocksReadiness: !appAbsent);
                     if (failures == 1)
                     {
                         Log.FailedWillRetry(logger, signal.Name, pidFile, reason);
@@ -93,9 +95,11 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
         }
     }
 
-    private bool TrySignal(out int pid, out string reason)
+    // appAbsent: the failure says the application is not running (no pid file, no such process); it reads the current files when it starts.
+    private bool TrySignal(out int pid, out string reason, out bool appAbsent)
     {
         pid = 0;
+        appAbsent = false;
         string text;
         try
         {
@@ -103,6 +107,7 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
         }
         catch (IOException e)
         {
+            appAbsent = e.HResult == 2; // ENOENT
             reason = $"cannot read the pid file: {e.Message}";
             return false;
         }
@@ -116,7 +121,8 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
         var errno = Posix.Kill(pid, signal.Number);
         if (errno != 0)
         {
-            reason = errno == Posix.ESRCH ? $"no process with pid {pid}" : $"kill({pid}) failed with errno {errno}";
+            appAbsent = errno == Posix.ESRCH;
+            reason = appAbsent ? $"no process with pid {pid}" : $"kill({pid}) failed with errno {errno}";
             return false;
         }
 

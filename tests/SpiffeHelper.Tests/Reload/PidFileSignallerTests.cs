@@ -19,7 +19,8 @@ public sealed class PidFileSignallerTests : IDisposable
         var app = new CountingProcess(_dir, "app");
         var time = new FakeTimeProvider();
         var logger = new CapturingLogger<PidFileSignaller>();
-        var signaller = new PidFileSignaller(app.PidPath, new RenewSignal("SIGHUP", 1), time, logger);
+        var health = new SpiffeHelper.Health.HealthState([], time);
+        var signaller = new PidFileSignaller(app.PidPath, new RenewSignal("SIGHUP", 1), time, logger, health: health);
         using var stop = new CancellationTokenSource();
         var run = signaller.RunAsync(stop.Token);
 
@@ -28,6 +29,11 @@ public sealed class PidFileSignallerTests : IDisposable
         Assert.True(requested.ElapsedMilliseconds < 100, "Request returns at once");
 
         await Wait.UntilAsync(() => logger.Count(312) == 1, "the first failure to be logged");
+
+        // The app is not running yet: it will read the current files when it starts, so readiness stays, with the reason.
+        var waiting = health.Report();
+        Assert.True(waiting.Ready);
+        Assert.Contains("cannot read the pid file", waiting.Reason);
         await Wait.UntilAsync(() => Advance(time) && logger.Count(313) >= 3, "three more attempts with backoff");
 
         using var process = app.StartDirectly();
