@@ -117,9 +117,14 @@ internal static partial class HelperApp
         var logger = loggerFactory.CreateLogger("SpiffeHelper");
         var time = environment.Time;
         Log.Starting(logger, Version, options.DaemonMode ? "daemon" : "one-shot", options.AgentAddress.Text, options.CertDir, options.WriteStrategy);
+        var writer = new FileSetWriter(options.CertDir, options.WriteStrategy, time);
         try
         {
-            Directory.CreateDirectory(options.CertDir);
+            FileSetWriter.CreateDirectory(options.CertDir);
+            if (!CertDirUsable(options, writer, logger))
+            {
+                return ExitCodes.RuntimeFailure;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -128,7 +133,6 @@ internal static partial class HelperApp
         }
 
         var health = new HealthState(options.X509?.FileNames ?? [], time);
-        var writer = new FileSetWriter(options.CertDir, options.WriteStrategy, time);
         var metrics = new HelperMetrics(Version, () => health.Report().Ready, time);
         using var client = new WorkloadApiClient(
             new WorkloadApiClientOptions
@@ -195,7 +199,7 @@ internal static partial class HelperApp
 
         await using var child = new ChildProcess(options, time, loggerFactory.CreateLogger<ChildProcess>(), metrics);
         PidFileSignaller? pidSignaller = options.PidFileName is { } pidFile && options.RenewSignal is { } signal
-            ? new PidFileSignaller(pidFile, signal, time, loggerFactory.CreateLogger<PidFileSignaller>(), metrics)
+            ? new PidFileSignaller(pidFile, signal, time, loggerFactory.CreateLogger<PidFileSignaller>(), metrics, health)
             : null;
         using var background = CancellationTokenSource.CreateLinkedTokenSource(stop);
         var pidTask = pidSignaller?.RunAsync(background.Token) ?? Task.CompletedTask;
@@ -289,6 +293,32 @@ internal static partial class HelperApp
         }
     }
 
+    /// <summary>
+    /// Before anything is written: refuses a cert_dir layout the write strategy would write through or fail on (every
+    /// problem logged, naming its path), then removes the temp files and generations a killed run left.
+    /// </summary>
+    private static bool CertDirUsable(HelperOptions options, FileSetWriter writer, ILogger logger)
+    {
+        var files = (options.X509?.FileNames ?? []).Concat(options.Jwt?.FileNames ?? []).Where(n => n != options.X509?.TrustBundlesDirName);
+        var problems = writer.CheckLayout(files, options.X509?.TrustBundlesDirName is { } folder ? [folder] : []);
+        foreach (var problem in problems)
+        {
+            Log.CertDirLayoutRefused(logger, options.CertDir, problem);
+        }
+
+        if (problems.Count > 0)
+        {
+            return false;
+        }
+
+        foreach (var leftover in writer.RemoveLeftovers())
+        {
+            Log.LeftoverRemoved(logger, leftover);
+        }
+
+        return true;
+    }
+
     /// <summary>PermissionDenied means no registration entry matches this workload: readiness says so.</summary>
     private static void ReportRefusal(WorkloadApiFailure failure, HealthState health)
     {
@@ -330,6 +360,12 @@ internal static partial class HelperApp
 
         [LoggerMessage(EventId = 110, Level = LogLevel.Information, Message = "{Reason}")]
         public static partial void WriteStrategyChosen(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = 131, Level = LogLevel.Critical, Message = "cert_dir {CertDir} cannot be used as it is: {Problem}; nothing was written")]
+        public static partial void CertDirLayoutRefused(ILogger logger, string certDir, string problem);
+
+        [LoggerMessage(EventId = 132, Level = LogLevel.Information, Message = "Removed {Path}, left by an earlier run stopped in the middle of a write")]
+        public static partial void LeftoverRemoved(ILogger logger, string path);
 
         [LoggerMessage(EventId = 106, Level = LogLevel.Critical, Message = "One-shot mode: could not write the files to {CertDir} within {TimeoutSeconds:0.#} s (exit code 4)")]
         public static partial void OneShotWriteFailed(ILogger logger, double timeoutSeconds, string certDir);

@@ -93,7 +93,7 @@ public sealed partial class DashboardTests
             .Where(l => l.StartsWith("| `spiffe_helper_", StringComparison.Ordinal))
             .Select(l => l.Split('`')[1])
             .ToList();
-        Assert.Equal(15, names.Count);
+        Assert.Equal(17, names.Count);
         return names;
     }
 

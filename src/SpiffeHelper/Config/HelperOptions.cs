@@ -63,8 +63,19 @@ internal sealed record X509OutputOptions(
 /// <summary>
 /// PKCS#12 output: a keystore (key and chain, friendly name = SPIFFE ID) and/or a truststore (the bundle's
 /// CAs), both protected by one password given either directly or as a file read at every write.
+/// The password is never printed: <see cref="object.ToString"/> (and so that of every record holding these options) shows it as <c>***</c>.
 /// </summary>
-internal sealed record Pkcs12Options(string? KeystoreFileName, string? TruststoreFileName, string? Password, string? PasswordFile);
+internal sealed record Pkcs12Options(string? KeystoreFileName, string? TruststoreFileName, string? Password, string? PasswordFile)
+{
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append("KeystoreFileName = ").Append(KeystoreFileName)
+            .Append(", TruststoreFileName = ").Append(TruststoreFileName)
+            .Append(", Password = ").Append(Password is null ? "null" : "***")
+            .Append(", PasswordFile = ").Append(PasswordFile);
+        return true;
+    }
+}
 
 /// <summary>How the JWT bundle file is laid out.</summary>
 internal enum JwtBundleFormat

@@ -4,6 +4,7 @@ using Spiffe;
 using Spiffe.WorkloadApi;
 using Spiffe.X509;
 using SpiffeHelper.Config;
+using SpiffeHelper.Health;
 
 namespace SpiffeHelper.Delivery;
 
@@ -25,9 +26,12 @@ internal sealed record CredentialFileSet(
 /// An X.509 context that must not be written (no SVID for the hint, a chain that does not verify), or,
 /// when <see cref="Retryable"/>, that cannot be written yet (the PKCS#12 password file is unreadable).
 /// </summary>
-internal sealed class CredentialException(string message, bool retryable = false) : Exception(message)
+internal sealed class CredentialException(string message, bool retryable = false, string reason = RefusalReasons.UntrustedChain) : Exception(message)
 {
     public bool Retryable { get; } = retryable;
+
+    /// <summary>Why the update was refused: one of <see cref="RefusalReasons"/>.</summary>
+    public string Reason { get; } = reason;
 }
 
 /// <summary>
@@ -45,11 +49,11 @@ internal static class CredentialFiles
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(options);
         var svid = context.FindSvid(options.Hint)
-            ?? throw new CredentialException($"the Workload API sent no SVID with hint \"{options.Hint}\" (hints received: {string.Join(", ", context.Svids.Select(s => $"\"{s.Hint}\""))})");
+            ?? throw new CredentialException($"the Workload API sent no SVID with hint \"{options.Hint}\" (hints received: {string.Join(", ", context.Svids.Select(s => $"\"{s.Hint}\""))})", reason: RefusalReasons.NoMatchingSvid);
 
         if (!context.Bundles.TryGetBundle(svid.Id.TrustDomain, out var ownBundle))
         {
-            throw new CredentialException($"the Workload API sent no bundle for trust domain \"{svid.Id.TrustDomain}\" of SVID \"{svid.Id}\"");
+            throw new CredentialException($"the Workload API sent no bundle for trust domain \"{svid.Id.TrustDomain}\" of SVID \"{svid.Id}\"", reason: RefusalReasons.NoBundle);
         }
 
         try
@@ -58,7 +62,8 @@ internal static class CredentialFiles
         }
         catch (X509SvidException e)
         {
-            throw new CredentialException($"SVID \"{svid.Id}\" was not written: {e.Message}");
+            var reason = now > svid.NotAfter ? RefusalReasons.Expired : now < svid.NotBefore ? RefusalReasons.NotYetValid : RefusalReasons.UntrustedChain;
+            throw new CredentialException($"SVID \"{svid.Id}\" was not written: {e.Message}", reason: reason);
         }
 
         var x509 = options.X509 ?? throw new InvalidOperationException("no X.509 output is configured");

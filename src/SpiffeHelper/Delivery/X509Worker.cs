@@ -51,6 +51,9 @@ internal sealed partial class X509Worker(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await using var updates = client.WatchX509ContextsAsync(stop.Token).GetAsyncEnumerator(stop.Token);
         Task<bool>? next = null;
+
+        // One wait for "no retry pending" for the whole run: a Task.Delay per loop would leave a registration on the token each time.
+        var noRetry = Task.Delay(Timeout.Infinite, stop.Token);
         try
         {
             next = updates.MoveNextAsync().AsTask();
@@ -81,7 +84,7 @@ internal sealed partial class X509Worker(
                     }
                 }
 
-                Task waitForRetry = pending is null ? Task.Delay(Timeout.Infinite, cancellationToken) : Task.Delay(retry, time, cancellationToken);
+                var waitForRetry = pending is null ? noRetry : Task.Delay(retry, time, cancellationToken);
                 var finished = await Task.WhenAny(next, waitForRetry);
                 if (finished == next)
                 {
@@ -164,7 +167,8 @@ internal sealed partial class X509Worker(
             catch (CredentialException e)
             {
                 Log.Rejected(logger, e.Message);
-                health.Rejected(e.Message);
+                health.Rejected(e.Message, e.Reason);
+                metrics?.X509UpdateRefused(e.Reason);
                 return DeliveryResult.Rejected;
             }
 

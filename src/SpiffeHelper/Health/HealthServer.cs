@@ -17,9 +17,24 @@ namespace SpiffeHelper.Health;
 /// </summary>
 internal sealed partial class HealthServer(HealthOptions options, HealthState state, ILogger<HealthServer> logger, HelperMetrics? metrics = null) : IAsyncDisposable
 {
+    /// <summary>
+    /// Connections served at once. Further ones wait in the kernel's accept queue until a slot frees; each slot is held
+    /// at most <see cref="RequestTimeout"/>, so idle connections cannot grow tasks and buffers without bound nor keep a
+    /// fresh request waiting longer than that.
+    /// </summary>
+    public const int MaxConnections = 32;
+
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+
     private TcpListener? _listener;
     private Task? _loop;
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _slots = new(MaxConnections, MaxConnections);
+    private int _active;
+    private int _peak;
+
+    /// <summary>The most connections served at once so far.</summary>
+    public int PeakConnections => Volatile.Read(ref _peak);
 
     public int Port => ((IPEndPoint)_listener!.LocalEndpoint).Port;
 
@@ -79,6 +94,8 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
                 json.WriteString("reason", report.Reason);
             }
 
+            WriteRefusedUpdate(json, report.LastRefusedUpdate);
+
             json.WriteStartObject("health");
             json.WriteStartObject("file_write_statuses");
             foreach (var (name, status) in report.FileWriteStatuses)
@@ -99,6 +116,21 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
         return (ok ? 200 : 503, buffer.ToArray());
     }
 
+    /// <summary>Beside the Go tool's fields: the latest refused X.509 update, <c>{"reason": ..., "message": ..., "at": ...}</c>.</summary>
+    private static void WriteRefusedUpdate(Utf8JsonWriter json, RefusedUpdate? refused)
+    {
+        if (refused is null)
+        {
+            return;
+        }
+
+        json.WriteStartObject("last_refused_update");
+        json.WriteString("reason", refused.Reason);
+        json.WriteString("message", refused.Message);
+        json.WriteString("at", refused.At.ToString("O"));
+        json.WriteEndObject();
+    }
+
     private async Task AcceptAsync(CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
@@ -106,14 +138,44 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
             Socket socket;
             try
             {
-                socket = await _listener!.AcceptSocketAsync(cancellationToken);
+                await _slots.WaitAsync(cancellationToken);
             }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            catch (OperationCanceledException)
             {
                 return;
             }
 
-            _ = ServeAsync(socket, cancellationToken);
+            try
+            {
+                socket = await _listener!.AcceptSocketAsync(cancellationToken);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                _slots.Release();
+                return;
+            }
+
+            var active = Interlocked.Increment(ref _active);
+            var peak = Volatile.Read(ref _peak);
+            while (active > peak && Interlocked.CompareExchange(ref _peak, active, peak) != peak)
+            {
+                peak = Volatile.Read(ref _peak);
+            }
+
+            _ = ServeAndReleaseAsync(socket, cancellationToken);
+        }
+    }
+
+    private async Task ServeAndReleaseAsync(Socket socket, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ServeAsync(socket, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _active);
+            _slots.Release();
         }
     }
 
@@ -124,7 +186,7 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                timeout.CancelAfter(RequestTimeout);
                 var buffer = new byte[4096];
                 var received = 0;
                 while (received < buffer.Length)

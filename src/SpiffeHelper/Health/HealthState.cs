@@ -1,17 +1,41 @@
 namespace SpiffeHelper.Health;
 
 /// <summary>One health report: whether the helper is live and ready, and the JSON body to serve.</summary>
-internal sealed record HealthReport(bool Live, bool Ready, IReadOnlyDictionary<string, string> FileWriteStatuses, string? Reason, DateTimeOffset? SvidNotAfter);
+internal sealed record HealthReport(bool Live, bool Ready, IReadOnlyDictionary<string, string> FileWriteStatuses, string? Reason, DateTimeOffset? SvidNotAfter)
+{
+    /// <summary>The latest X.509 update refused since the last write (the files on disk are the previous ones); null when none.</summary>
+    public RefusedUpdate? LastRefusedUpdate { get; init; }
+}
+
+/// <summary>An X.509 update that was not written: <see cref="Reason"/> is one of the bounded <see cref="RefusalReasons"/>.</summary>
+internal sealed record RefusedUpdate(string Reason, string Message, DateTimeOffset At);
+
+/// <summary>Why an X.509 update was refused: a small fixed set, used as a metric label and in /ready's body.</summary>
+internal static class RefusalReasons
+{
+    public const string Expired = "expired";
+    public const string NotYetValid = "not_yet_valid";
+    public const string UntrustedChain = "untrusted_chain";
+    public const string NoMatchingSvid = "no_matching_svid";
+    public const string NoBundle = "no_bundle";
+
+    public static IReadOnlyList<string> All { get; } = [Expired, NotYetValid, UntrustedChain, NoMatchingSvid, NoBundle];
+}
 
 /// <summary>
 /// The one place that records what the helper did, read by the health listener. Ready only when every
 /// configured file was written by the latest attempt, the SVID on disk is not expired, and the Workload
 /// API has not refused this workload since (PermissionDenied: no registration entry matches it any more,
-/// so no rotation will come); live unless an update has been in progress longer than <see cref="StuckAfter"/>.
+/// so no rotation will come), and the renewal signal owed to the pid file's process is neither failing on an
+/// unusable pid file nor hanging longer than <see cref="SignalStuckAfter"/>; live unless an update has been in progress longer than
+/// <see cref="StuckAfter"/>. A refused update leaves readiness alone (the files on disk are still valid) and is
+/// reported as <see cref="HealthReport.LastRefusedUpdate"/>.
 /// </summary>
 internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider time)
 {
     public static readonly TimeSpan StuckAfter = TimeSpan.FromMinutes(2);
+
+    public static readonly TimeSpan SignalStuckAfter = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, string> _statuses = fileNames.ToDictionary(n => n, _ => "not_written", StringComparer.Ordinal);
@@ -19,6 +43,10 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     private DateTimeOffset? _svidNotAfter;
     private string? _lastError;
     private string? _identityRefused;
+    private RefusedUpdate? _lastRefusal;
+    private DateTimeOffset? _signalOwedSince;
+    private string? _signalFailure;
+    private bool _signalFailureBlocks;
 
     // Outputs updated on their own schedule (JWT-SVIDs, the JWT bundle), registered with Track().
     private readonly Dictionary<string, OutputStatus> _outputs = new(StringComparer.Ordinal);
@@ -81,6 +109,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             _svidNotAfter = svidNotAfter;
             _lastError = null;
             _identityRefused = null;
+            _lastRefusal = null;
         }
     }
 
@@ -106,11 +135,46 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
         }
     }
 
-    public void Rejected(string reason)
+    /// <summary>An X.509 update was not written; <paramref name="kind"/> is one of <see cref="RefusalReasons"/>.</summary>
+    public void Rejected(string reason, string kind = RefusalReasons.UntrustedChain)
     {
         lock (_lock)
         {
             _lastError = "the last update was not written: " + reason;
+            _lastRefusal = new RefusedUpdate(kind, reason, time.GetUtcNow());
+        }
+    }
+
+    /// <summary>New files are on disk and the pid file's process is to be told.</summary>
+    public void SignalOwed()
+    {
+        lock (_lock)
+        {
+            _signalOwedSince ??= time.GetUtcNow();
+        }
+    }
+
+    /// <summary>
+    /// The owed signal could not be sent; retried until delivered. <paramref name="blocksReadiness"/> is false when the
+    /// application is not running (it reads the current files when it starts): the reason is then shown, ready stays.
+    /// </summary>
+    public void SignalFailed(string reason, bool blocksReadiness = true)
+    {
+        lock (_lock)
+        {
+            _signalOwedSince ??= time.GetUtcNow();
+            _signalFailure = reason;
+            _signalFailureBlocks = blocksReadiness;
+        }
+    }
+
+    public void SignalDelivered()
+    {
+        lock (_lock)
+        {
+            _signalOwedSince = null;
+            _signalFailure = null;
+            _signalFailureBlocks = false;
         }
     }
 
@@ -124,20 +188,25 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             var notExpired = _statuses.Count == 0 || (_svidNotAfter is { } notAfter && notAfter > now);
             var failedOutput = _outputs.FirstOrDefault(o => o.Value.Status != "written");
             var expiredOutput = _outputs.FirstOrDefault(o => o.Value.ExpiresAt is { } expiresAt && expiresAt <= now);
+            var signalNote = _signalOwedSince is not { } owedSince ? null
+                : _signalFailure is not null ? $"the renewal signal owed since {owedSince:O} was not delivered: {_signalFailure}; retrying"
+                : now - owedSince > SignalStuckAfter ? $"the renewal signal owed since {owedSince:O} is still being sent (stuck)"
+                : null;
+            var signalProblem = _signalFailure is not null && !_signalFailureBlocks ? null : signalNote;
             var reason = !live ? "an update has been in progress since " + _updateStarted!.Value.ToString("O")
                 : !allWritten ? _lastError ?? _identityRefused ?? "no file written yet"
                 : !notExpired ? "the SVID on disk has expired"
                 : failedOutput.Key is not null ? failedOutput.Value.Error ?? $"{failedOutput.Key} not written yet"
                 : expiredOutput.Key is not null ? $"the JWT-SVID in {expiredOutput.Key} has expired"
-                : _identityRefused ?? _lastError;
-            var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null && _identityRefused is null;
+                : signalProblem ?? _identityRefused ?? _lastError ?? signalNote;
+            var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null && _identityRefused is null && signalProblem is null;
             var statuses = new Dictionary<string, string>(_statuses);
             foreach (var (name, output) in _outputs)
             {
                 statuses[name] = output.Status;
             }
 
-            return new HealthReport(live, ready, statuses, reason, _svidNotAfter);
+            return new HealthReport(live, ready, statuses, reason, _svidNotAfter) { LastRefusedUpdate = _lastRefusal };
         }
     }
 }

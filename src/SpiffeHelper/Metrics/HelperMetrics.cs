@@ -1,5 +1,6 @@
 using Spiffe.WorkloadApi;
 using SpiffeHelper.Delivery;
+using SpiffeHelper.Health;
 
 namespace SpiffeHelper.Metrics;
 
@@ -39,6 +40,8 @@ internal sealed class HelperMetrics
     private readonly Dictionary<(string Rpc, string Code), long> _workloadApiErrors = [];
     private readonly Dictionary<string, long> _streamReconnects = new(StringComparer.Ordinal) { ["FetchX509SVID"] = 0 };
     private readonly Dictionary<(string Target, string Result), long> _signalDeliveries = [];
+    private readonly Dictionary<string, long> _x509Refusals = RefusalReasons.All.ToDictionary(r => r, _ => 0L, StringComparer.Ordinal);
+    private readonly Dictionary<string, bool> _signalUndelivered = new(StringComparer.Ordinal);
     private long _rotations;
     private long _childRestarts;
 
@@ -161,6 +164,24 @@ internal sealed class HelperMetrics
         }
     }
 
+    /// <summary>An X.509 update was refused and not written; <paramref name="reason"/> is one of <see cref="RefusalReasons"/>.</summary>
+    public void X509UpdateRefused(string reason)
+    {
+        lock (_lock)
+        {
+            _x509Refusals[reason] = _x509Refusals.GetValueOrDefault(reason) + 1;
+        }
+    }
+
+    /// <summary>Whether a renewal signal to <paramref name="target"/> is owed and not yet delivered (failing or hanging).</summary>
+    public void SignalUndelivered(string target, bool undelivered)
+    {
+        lock (_lock)
+        {
+            _signalUndelivered[target] = undelivered;
+        }
+    }
+
     /// <summary>The child process was started again after it had exited.</summary>
     public void ChildRestarted()
     {
@@ -226,6 +247,18 @@ internal sealed class HelperMetrics
             foreach (var ((target, result), count) in _signalDeliveries.OrderBy(p => p.Key.Target, StringComparer.Ordinal).ThenBy(p => p.Key.Result, StringComparer.Ordinal))
             {
                 text.Sample(Prefix + "signal_deliveries_total", count, ("target", target), ("result", result));
+            }
+
+            text.Family(Prefix + "x509_updates_refused_total", "counter", "X.509 updates from the Workload API that were not written, by reason (the previous files were kept).");
+            foreach (var (reason, count) in _x509Refusals.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                text.Sample(Prefix + "x509_updates_refused_total", count, ("reason", reason));
+            }
+
+            text.Family(Prefix + "signal_undelivered", "gauge", "1 while a renewal signal owed to the target has not been delivered (failing or hanging), else 0.");
+            foreach (var (target, undelivered) in _signalUndelivered.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                text.Sample(Prefix + "signal_undelivered", undelivered ? 1 : 0, ("target", target));
             }
 
             text.Family(Prefix + "child_restarts_total", "counter", "Times cmd was started again after it exited.");

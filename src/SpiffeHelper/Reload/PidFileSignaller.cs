@@ -1,110 +1,82 @@
 using System.Globalization;
+using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using SpiffeHelper.Config;
+using SpiffeHelper.Health;
 using SpiffeHelper.Metrics;
 
 namespace SpiffeHelper.Reload;
 
 /// <summary>
-/// Signals the process whose pid is in <c>pid_file_name</c>, re-reading the file every time. The first attempt
-/// is made at once on the caller's thread (a file read and <c>kill()</c>, microseconds), so the signal follows
-/// the switch of the files without waiting for another thread to wake. A missing file, a bad pid or a dead
-/// process is then retried in the background with backoff (1 s doubling to 30 s) until it works or a newer
-/// renewal restarts the attempt, never blocking updates. The first failure of a series is a warning, repeats
-/// are debug, recovery is information.
+/// Signals the process whose pid is in <c>pid_file_name</c>, re-reading the file every time, on its own loop so
+/// that nothing about that file can hold up a write: <see cref="Request"/> only records that a signal is owed. The
+/// file is read without blocking and only when it is a regular file of at most <see cref="MaxPidFileBytes"/> (a FIFO
+/// or a link to <c>/dev/zero</c> is refused with its reason). A missing file, a bad pid or a dead process is retried
+/// with backoff (1 s doubling to 30 s) until it works or a newer renewal restarts the attempt. While a signal is
+/// owed, the <c>signal_undelivered</c> gauge is 1 and /ready's reason says why; /ready is 503 while the pid file is
+/// unusable (not a small regular file, unreadable, no pid) or an attempt hangs, not while the application is
+/// simply not running (no file, no such process: it reads the current files when it starts). The first
+/// failure of a series is a warning, repeats are debug, recovery is information.
 /// </summary>
-internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signal, TimeProvider time, ILogger<PidFileSignaller> logger, HelperMetrics? metrics = null)
+internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signal, TimeProvider time, ILogger<PidFileSignaller> logger, HelperMetrics? metrics = null, HealthState? health = null)
 {
+    /// <summary>A pid and a newline fit many times over; anything longer is not a pid file.</summary>
+    public const int MaxPidFileBytes = 64;
+
     private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(30);
 
-    // To the background loop: true asks for an attempt now (a renewal during retries), false hands over a
-    // series whose first attempt just failed on the caller's thread (retry after the first backoff).
+    // To the loop: a renewal asks for an attempt now.
     private readonly Channel<bool> _requests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
-    private readonly Lock _lock = new();
-    private bool _retrying;
 
-    /// <summary>Asks for a signal: sent before returning when nothing is being retried, else left to the retry loop.</summary>
+    /// <summary>Asks for a signal; returns at once, the attempt is made by <see cref="RunAsync"/>.</summary>
     public void Request()
     {
-        bool delivered;
-        int pid;
-        string reason;
-        lock (_lock)
-        {
-            if (_retrying)
-            {
-                _requests.Writer.TryWrite(true);
-                return;
-            }
-
-            delivered = TrySignal(out pid, out reason);
-            if (!delivered)
-            {
-                _retrying = true;
-                _requests.Writer.TryWrite(false);
-            }
-        }
-
-        metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
-        if (delivered)
-        {
-            Log.Signalled(logger, signal.Name, pid, pidFile);
-        }
-        else
-        {
-            Log.FailedWillRetry(logger, signal.Name, pidFile, reason);
-        }
+        health?.SignalOwed();
+        metrics?.SignalUndelivered(HelperMetrics.PidFileTarget, true);
+        _requests.Writer.TryWrite(true);
     }
 
-    /// <summary>The retry loop; runs until cancelled.</summary>
+    /// <summary>The signal loop; runs until cancelled.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         try
         {
             while (await _requests.Reader.WaitToReadAsync(cancellationToken))
             {
-                _requests.Reader.TryRead(out var attemptNow);
+                _requests.Reader.TryRead(out _);
                 var delay = FirstRetry;
-                var failures = attemptNow ? 0 : 1;
+                var failures = 0;
                 while (true)
                 {
-                    if (attemptNow)
+                    var delivered = TrySignal(out var pid, out var reason, out var appAbsent);
+                    metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
+                    if (delivered)
                     {
-                        bool delivered;
-                        int pid;
-                        string reason;
-                        lock (_lock)
+                        health?.SignalDelivered();
+                        metrics?.SignalUndelivered(HelperMetrics.PidFileTarget, false);
+                        if (failures > 0)
                         {
-                            delivered = TrySignal(out pid, out reason);
-                            _retrying = !delivered;
-                        }
-
-                        metrics?.SignalDelivery(HelperMetrics.PidFileTarget, delivered);
-                        if (delivered)
-                        {
-                            if (failures > 0)
-                            {
-                                Log.RecoveredAfterRetries(logger, signal.Name, pid, failures);
-                            }
-                            else
-                            {
-                                Log.Signalled(logger, signal.Name, pid, pidFile);
-                            }
-
-                            break;
-                        }
-
-                        failures++;
-                        if (failures == 1)
-                        {
-                            Log.FailedWillRetry(logger, signal.Name, pidFile, reason);
+                            Log.RecoveredAfterRetries(logger, signal.Name, pid, failures);
                         }
                         else
                         {
-                            Log.StillFailing(logger, signal.Name, pidFile, reason, failures);
+                            Log.Signalled(logger, signal.Name, pid, pidFile);
                         }
+
+                        break;
+                    }
+
+                    failures++;
+                    health?.SignalFailed($"{signal.Name} to the process in pid_file_name \"{pidFile}\": {reason}", blocksReadiness: !appAbsent);
+                    if (failures == 1)
+                    {
+                        Log.FailedWillRetry(logger, signal.Name, pidFile, reason);
+                    }
+                    else
+                    {
+                        Log.StillFailing(logger, signal.Name, pidFile, reason, failures);
                     }
 
                     // Wait for the backoff or a newer renewal, whichever comes first.
@@ -114,15 +86,7 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
                     await Task.WhenAny(delayTask, newer);
                     await wait.CancelAsync();
                     cancellationToken.ThrowIfCancellationRequested();
-                    attemptNow = true;
-                    if (_requests.Reader.TryRead(out _))
-                    {
-                        delay = FirstRetry;
-                    }
-                    else
-                    {
-                        delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetry.Ticks));
-                    }
+                    delay = _requests.Reader.TryRead(out _) ? FirstRetry : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetry.Ticks));
                 }
             }
         }
@@ -131,16 +95,19 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
         }
     }
 
-    private bool TrySignal(out int pid, out string reason)
+    // appAbsent: the failure says the application is not running (no pid file, no such process); it reads the current files when it starts.
+    private bool TrySignal(out int pid, out string reason, out bool appAbsent)
     {
         pid = 0;
+        appAbsent = false;
         string text;
         try
         {
-            text = File.ReadAllText(pidFile).Trim();
+            text = Encoding.ASCII.GetString(Posix.ReadSmallRegularFile(pidFile, MaxPidFileBytes)).Trim();
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (IOException e)
         {
+            appAbsent = e.HResult == 2; // ENOENT
             reason = $"cannot read the pid file: {e.Message}";
             return false;
         }
@@ -154,7 +121,8 @@ internal sealed partial class PidFileSignaller(string pidFile, RenewSignal signa
         var errno = Posix.Kill(pid, signal.Number);
         if (errno != 0)
         {
-            reason = errno == Posix.ESRCH ? $"no process with pid {pid}" : $"kill({pid}) failed with errno {errno}";
+            appAbsent = errno == Posix.ESRCH;
+            reason = appAbsent ? $"no process with pid {pid}" : $"kill({pid}) failed with errno {errno}";
             return false;
         }
 

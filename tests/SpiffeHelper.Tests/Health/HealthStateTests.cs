@@ -37,6 +37,39 @@ public sealed class HealthStateTests
     }
 
     [Fact]
+    public void Report_SignalOwedLongerThanTheStuckLimit_IsNotReadyButLiveUntilDelivered()
+    {
+        var state = NewState();
+        state.Written(_time.GetUtcNow().AddHours(1));
+        state.SignalOwed();
+        Assert.True(state.Report().Ready, "a signal being sent right now is not a problem yet");
+
+        _time.Advance(HealthState.SignalStuckAfter + TimeSpan.FromSeconds(1));
+
+        var stuck = state.Report();
+        Assert.False(stuck.Ready);
+        Assert.True(stuck.Live);
+        Assert.Contains("is still being sent (stuck)", stuck.Reason);
+        state.SignalDelivered();
+        Assert.True(state.Report().Ready);
+    }
+
+    [Fact]
+    public void Report_UpdateRefusedAfterWrite_StaysReadyAndKeepsTheRefusalAsData()
+    {
+        var state = NewState();
+        state.Written(_time.GetUtcNow().AddHours(1));
+
+        state.Rejected("SVID \"spiffe://example.org/web\" was not written: expired", RefusalReasons.Expired);
+
+        var report = state.Report();
+        Assert.True(report.Ready);
+        Assert.Equal(new RefusedUpdate(RefusalReasons.Expired, "SVID \"spiffe://example.org/web\" was not written: expired", _time.GetUtcNow()), report.LastRefusedUpdate);
+        state.Written(_time.GetUtcNow().AddHours(1));
+        Assert.Null(state.Report().LastRefusedUpdate);
+    }
+
+    [Fact]
     public void Report_IdentityRefusedAfterWrite_IsNotReadyUntilTheNextWrite()
     {
         var state = NewState();

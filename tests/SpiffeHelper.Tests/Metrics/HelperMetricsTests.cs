@@ -53,6 +53,7 @@ public sealed class HelperMetricsTests : IDisposable
         Assert.Equal(0, Value(text, "spiffe_helper_write_failures_total{output=\"x509\"}"));
         Assert.Equal(0, Value(text, "spiffe_helper_stream_reconnects_total{rpc=\"FetchX509SVID\"}"));
         Assert.Equal(0, Value(text, "spiffe_helper_ready"));
+        Assert.All(SpiffeHelper.Health.RefusalReasons.All, reason => Assert.Equal(0, Value(text, $"spiffe_helper_x509_updates_refused_total{{reason=\"{reason}\"}}")));
         Assert.Equal(1, Value(text, "spiffe_helper_build_info{version=\"1.2.3\"}"));
         Assert.DoesNotContain("spiffe_helper_x509_svid_expiry_timestamp_seconds{", text, StringComparison.Ordinal);
     }
@@ -208,7 +209,7 @@ public sealed class HelperMetricsTests : IDisposable
         var readme = File.ReadAllLines(Path.Combine(ProcessRunner.RepositoryRoot, "examples", "prometheus", "README.md"));
         var names = readme.Where(l => l.StartsWith("| `spiffe_helper_", StringComparison.Ordinal))
             .Select(l => l.Split('`')[1]).ToList();
-        Assert.Equal(15, names.Count);
+        Assert.Equal(17, names.Count);
         return names;
     }
 

@@ -19,7 +19,8 @@ public sealed class PidFileSignallerTests : IDisposable
         var app = new CountingProcess(_dir, "app");
         var time = new FakeTimeProvider();
         var logger = new CapturingLogger<PidFileSignaller>();
-        var signaller = new PidFileSignaller(app.PidPath, new RenewSignal("SIGHUP", 1), time, logger);
+        var health = new SpiffeHelper.Health.HealthState([], time);
+        var signaller = new PidFileSignaller(app.PidPath, new RenewSignal("SIGHUP", 1), time, logger, health: health);
         using var stop = new CancellationTokenSource();
         var run = signaller.RunAsync(stop.Token);
 
@@ -28,6 +29,11 @@ public sealed class PidFileSignallerTests : IDisposable
         Assert.True(requested.ElapsedMilliseconds < 100, "Request returns at once");
 
         await Wait.UntilAsync(() => logger.Count(312) == 1, "the first failure to be logged");
+
+        // The app is not running yet: it will read the current files when it starts, so readiness stays, with the reason.
+        var waiting = health.Report();
+        Assert.True(waiting.Ready);
+        Assert.Contains("cannot read the pid file", waiting.Reason);
         await Wait.UntilAsync(() => Advance(time) && logger.Count(313) >= 3, "three more attempts with backoff");
 
         using var process = app.StartDirectly();
@@ -38,10 +44,11 @@ public sealed class PidFileSignallerTests : IDisposable
         Assert.Equal(1, logger.Count(LogLevel.Warning));
         Assert.Contains("cannot read the pid file", logger.Entries.First(e => e.EventId == 312).Message);
 
-        // A later renewal signals on the caller's thread, before Request returns, without any retry.
+        // A later renewal is signalled by the loop at once, without any retry.
         signaller.Request();
-        Assert.Equal(1, logger.Count(311));
+        await Wait.UntilAsync(() => logger.Count(311) == 1, "the signal of the later renewal");
         await Wait.UntilAsync(() => app.Hups == 2, "the second SIGHUP");
+        Assert.Equal(1, logger.Count(312));
 
         await stop.CancelAsync();
         await run.WaitAsync(Wait.Default);
@@ -67,6 +74,47 @@ public sealed class PidFileSignallerTests : IDisposable
         Assert.Contains($"no process with pid {finished.Id}", logger.Entries.First(e => e.EventId == 312).Message);
         await Wait.UntilAsync(() => Advance(time) && logger.Count(313) >= 2, "retries");
         Assert.Equal(1, logger.Count(LogLevel.Warning));
+        await stop.CancelAsync();
+        await run.WaitAsync(Wait.Default);
+    }
+
+    [Theory(Timeout = 30_000)]
+    [InlineData("fifo")]
+    [InlineData("dev-zero-link")]
+    [InlineData("oversized")]
+    public async Task Request_PidFileIsNotASmallRegularFile_FailsAtOnceWithTheReasonWithoutBlocking(string kind)
+    {
+        var pidFile = _dir.Combine("app.pid");
+        var expected = "not a regular file";
+        switch (kind)
+        {
+            case "fifo":
+                Assert.Equal(0, Posix.Run("mkfifo", pidFile));
+                break;
+            case "dev-zero-link":
+                File.CreateSymbolicLink(pidFile, "/dev/zero");
+                break;
+            default:
+                File.WriteAllText(pidFile, new string('1', 4096));
+                expected = $"larger than {PidFileSignaller.MaxPidFileBytes} bytes";
+                break;
+        }
+
+        var time = new FakeTimeProvider();
+        var logger = new CapturingLogger<PidFileSignaller>();
+        var health = new SpiffeHelper.Health.HealthState([], time);
+        var signaller = new PidFileSignaller(pidFile, new RenewSignal("SIGHUP", 1), time, logger, health: health);
+        using var stop = new CancellationTokenSource();
+        var run = signaller.RunAsync(stop.Token);
+
+        signaller.Request();
+
+        await Wait.UntilAsync(() => logger.Count(312) == 1, "the failure to be logged");
+        Assert.Contains(expected, logger.Entries.First(e => e.EventId == 312).Message);
+        var report = health.Report();
+        Assert.False(report.Ready);
+        Assert.Contains(expected, report.Reason);
+        await Wait.UntilAsync(() => Advance(time) && logger.Count(313) >= 2, "retries that fail the same way, not a hang");
         await stop.CancelAsync();
         await run.WaitAsync(Wait.Default);
     }
