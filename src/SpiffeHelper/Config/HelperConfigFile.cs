@@ -136,6 +136,9 @@ internal sealed class HealthChecksFile
     [TomlPropertyName("bind_port")]
     public long? BindPort { get; set; }
 
+    [TomlPropertyName("bind_address")]
+    public string? BindAddress { get; set; }
+
     [TomlPropertyName("liveness_path")]
     public string? LivenessPath { get; set; }
 

@@ -1,3 +1,5 @@
+using SpiffeHelper.Logging;
+
 namespace SpiffeHelper.Health;
 
 /// <summary>One health report: whether the helper is live and ready, and the JSON body to serve.</summary>
@@ -7,7 +9,8 @@ internal sealed record HealthReport(bool Live, bool Ready, IReadOnlyDictionary<s
 /// The one place that records what the helper did, read by the health listener. Ready only when every
 /// configured file was written by the latest attempt, the SVID on disk is not expired, and the Workload
 /// API has not refused this workload since (PermissionDenied: no registration entry matches it any more,
-/// so no rotation will come); live unless an update has been in progress longer than <see cref="StuckAfter"/>.
+/// so no rotation will come); live unless the latest write of an output failed (as the Go tool) or an update
+/// has been in progress longer than <see cref="StuckAfter"/>.
 /// </summary>
 internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider time)
 {
@@ -19,6 +22,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     private DateTimeOffset? _svidNotAfter;
     private string? _lastError;
     private string? _identityRefused;
+    private string? _workloadApiUnreachable;
 
     // Outputs updated on their own schedule (JWT-SVIDs, the JWT bundle), registered with Track().
     private readonly Dictionary<string, OutputStatus> _outputs = new(StringComparer.Ordinal);
@@ -81,6 +85,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             _svidNotAfter = svidNotAfter;
             _lastError = null;
             _identityRefused = null;
+            _workloadApiUnreachable = null;
         }
     }
 
@@ -106,6 +111,27 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
         }
     }
 
+    /// <summary>
+    /// The Workload API could not be reached (<paramref name="reason"/> names the socket and why). Readiness is
+    /// unchanged (the files on disk stay valid until they expire); the reason is reported until it is reached again.
+    /// </summary>
+    public void WorkloadApiUnreachable(string reason)
+    {
+        lock (_lock)
+        {
+            _workloadApiUnreachable = reason;
+        }
+    }
+
+    /// <summary>A message arrived from the Workload API again.</summary>
+    public void WorkloadApiReached()
+    {
+        lock (_lock)
+        {
+            _workloadApiUnreachable = null;
+        }
+    }
+
     public void Rejected(string reason)
     {
         lock (_lock)
@@ -119,17 +145,21 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
         lock (_lock)
         {
             var now = time.GetUtcNow();
-            var live = _updateStarted is not { } started || now - started < StuckAfter;
+            var notStuck = _updateStarted is not { } started || now - started < StuckAfter;
+
+            // As the Go tool: not live while the latest write of any output failed.
+            var writeFailed = _statuses.ContainsValue("write_failed") || _outputs.Values.Any(o => o.Status == "write_failed");
+            var live = notStuck && !writeFailed;
             var allWritten = _statuses.Values.All(s => s == "written");
             var notExpired = _statuses.Count == 0 || (_svidNotAfter is { } notAfter && notAfter > now);
             var failedOutput = _outputs.FirstOrDefault(o => o.Value.Status != "written");
             var expiredOutput = _outputs.FirstOrDefault(o => o.Value.ExpiresAt is { } expiresAt && expiresAt <= now);
-            var reason = !live ? "an update has been in progress since " + _updateStarted!.Value.ToString("O")
-                : !allWritten ? _lastError ?? _identityRefused ?? "no file written yet"
+            var reason = !notStuck ? "an update has been in progress since " + Rfc3339.Format(_updateStarted!.Value)
+                : !allWritten ? _lastError ?? _identityRefused ?? (_workloadApiUnreachable is { } unreachable ? "no file written yet: " + unreachable : "no file written yet")
                 : !notExpired ? "the SVID on disk has expired"
                 : failedOutput.Key is not null ? failedOutput.Value.Error ?? $"{failedOutput.Key} not written yet"
                 : expiredOutput.Key is not null ? $"the JWT-SVID in {expiredOutput.Key} has expired"
-                : _identityRefused ?? _lastError;
+                : _identityRefused ?? _lastError ?? _workloadApiUnreachable;
             var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null && _identityRefused is null;
             var statuses = new Dictionary<string, string>(_statuses);
             foreach (var (name, output) in _outputs)
