@@ -1,4 +1,6 @@
+using Spiffe.Testing;
 using SpiffeHelper.Cli;
+using SpiffeHelper.Tests.EndToEnd;
 
 namespace SpiffeHelper.Tests.Config;
 
@@ -90,5 +92,35 @@ public sealed class CommandLineTests
         {
             Assert.Contains(args[0] == "-version" ? "spiffe-helper " : "Usage: spiffe-helper", output.ToString(), StringComparison.Ordinal);
         }
+    }
+
+    [Fact(Timeout = 30_000)]
+    public async Task Run_DaemonModeFalseAsASeparateWord_RunsAsDaemonAsGoAndWarnsAboutTheIgnoredWord()
+    {
+        using var dir = new TempDir();
+        using var ca = TestCertificateAuthority.Create("example.org");
+        await using var api = await FakeWorkloadApi.StartAsync().WaitAsync(Wait.Default);
+        api.State.SetX509Response(ca.Response(ca.Issue("/web")));
+        var config = dir.Combine("helper.conf");
+        await File.WriteAllTextAsync(config, $"cert_dir = \"{dir.Combine("certs")}\"\ndaemon_mode = false\n" + Scenario.AgentConfig(api));
+        using var error = new StringWriter();
+        var environment = new HelperEnvironment(_ => null, dir.Path, TextWriter.Null, error, TimeProvider.System);
+        using var stop = new CancellationTokenSource();
+
+        // In Go, "-daemon-mode false" is -daemon-mode=true and an ignored "false": the helper keeps running.
+        var run = Task.Run(() => HelperApp.RunAsync(["-config", config, "-daemon-mode", "false"], environment, stop.Token));
+        await Wait.UntilAsync(() => File.Exists(dir.Combine("certs", "svid.pem")), "the first write");
+        await Task.Delay(500);
+        Assert.False(run.IsCompleted, "the helper exited as in one-shot mode");
+        await stop.CancelAsync();
+        Assert.Equal(0, await run.WaitAsync(Wait.Default));
+
+        var log = error.ToString();
+        Assert.Contains("Ignoring the command-line arguments after the flags: false", log, StringComparison.Ordinal);
+        Assert.Contains("running in daemon mode", log, StringComparison.Ordinal);
+        Assert.Contains("write -daemon-mode=false", log, StringComparison.Ordinal);
+
+        // The start-up line names the write strategy as the config spells it.
+        Assert.Contains($"files in {dir.Combine("certs")} (atomic_dir)", log, StringComparison.Ordinal);
     }
 }
