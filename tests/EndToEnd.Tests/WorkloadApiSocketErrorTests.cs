@@ -102,6 +102,26 @@ public sealed class WorkloadApiSocketErrorTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AgentSocketNotAccessibleToTheHelpersUser_NotReadyAndTheReasonSaysPermissionDenied()
+    {
+        // A listening socket only root may use (0700); the helper runs as nobody.
+        var path = Path.Combine(_stack.Root, "private.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen();
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var home = Path.Combine(_stack.Root, "nobody-home");
+        Directory.CreateDirectory(home);
+        Directory.CreateDirectory(_certs);
+        Identity.GiveTo(_certs, "nobody");
+        await using var helper = await HelperRun.StartAsync(home, path, _certs, user: "nobody");
+
+        var reason = $"no access to the Workload API socket at {path} (Permission denied)";
+        await WaitForReasonAsync(helper, "no file written yet: " + reason, 503);
+        Assert.Contains(reason, helper.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MiniSpireCli_MissingSockets_NameThePath()
     {
         var missing = Path.Combine(_stack.Root, "nowhere", "api.sock");
