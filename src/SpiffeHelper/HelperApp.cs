@@ -40,7 +40,8 @@ internal static partial class HelperApp
         ArgumentNullException.ThrowIfNull(environment);
         if (!CommandLine.TryParse(args, out var arguments, out var argumentError))
         {
-            await environment.Error.WriteLineAsync($"spiffe-helper: {argumentError}");
+            // As Go's flag package: the error, the usage, exit code 2.
+            await environment.Error.WriteLineAsync(argumentError);
             await environment.Error.WriteLineAsync(CommandLine.Usage);
             return ExitCodes.ConfigError;
         }
@@ -95,6 +96,11 @@ internal static partial class HelperApp
             }
 
             options = options with { WriteStrategy = choice.Strategy };
+
+            if (arguments.Ignored.Count > 0)
+            {
+                Log.IgnoredArguments(loggerFactory.CreateLogger("SpiffeHelper"), string.Join(' ', arguments.Ignored), options.DaemonMode ? "daemon" : "one-shot");
+            }
             return await RunAsync(options, environment, loggerFactory, stop);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -144,7 +150,11 @@ internal static partial class HelperApp
                     metrics.WorkloadApiFailed(failure);
                     ReportRefusal(failure, health);
                 },
-                OnReconnected = metrics.StreamReconnected,
+                OnReconnected = rpc =>
+                {
+                    metrics.StreamReconnected(rpc);
+                    health.WorkloadApiReached();
+                },
             },
             loggerFactory.CreateLogger<WorkloadApiClient>());
         var jwtFailures = new JwtClientFailures();
@@ -208,7 +218,12 @@ internal static partial class HelperApp
         {
             if (options.Health.Enabled)
             {
-                healthServer = new HealthServer(options.Health, health, loggerFactory.CreateLogger<HealthServer>(), options.Health.MetricsPath.Length > 0 ? metrics : null);
+                healthServer = new HealthServer(
+                    options.Health,
+                    health,
+                    loggerFactory.CreateLogger<HealthServer>(),
+                    options.Health.MetricsPath.Length > 0 ? metrics : null,
+                    new HealthOutputs(options.X509?.FileNames ?? [], options.CertDir));
                 try
                 {
                     healthServer.Start();
@@ -319,12 +334,19 @@ internal static partial class HelperApp
         return true;
     }
 
-    /// <summary>PermissionDenied means no registration entry matches this workload: readiness says so.</summary>
+    /// <summary>
+    /// PermissionDenied means no registration entry matches this workload: readiness says so. Unavailable (no
+    /// socket, nothing listening) is reported as the reason, naming the socket path.
+    /// </summary>
     private static void ReportRefusal(WorkloadApiFailure failure, HealthState health)
     {
         if (failure.StatusCode == Grpc.Core.StatusCode.PermissionDenied)
         {
             health.IdentityRefused(failure.Exception is Grpc.Core.RpcException e ? e.Status.Detail : failure.Exception.Message);
+        }
+        else if (failure.StatusCode == Grpc.Core.StatusCode.Unavailable)
+        {
+            health.WorkloadApiUnreachable(failure.Reason);
         }
     }
 
@@ -366,6 +388,9 @@ internal static partial class HelperApp
 
         [LoggerMessage(EventId = 132, Level = LogLevel.Information, Message = "Removed {Path}, left by an earlier run stopped in the middle of a write")]
         public static partial void LeftoverRemoved(ILogger logger, string path);
+
+        [LoggerMessage(EventId = 133, Level = LogLevel.Warning, Message = "Ignoring the command-line arguments after the flags: {Arguments} (the Go tool ignores them too); running in {Mode} mode. A boolean flag takes its value after \"=\": write -daemon-mode=false, not -daemon-mode false")]
+        public static partial void IgnoredArguments(ILogger logger, string arguments, string mode);
 
         [LoggerMessage(EventId = 106, Level = LogLevel.Critical, Message = "One-shot mode: could not write the files to {CertDir} within {TimeoutSeconds:0.#} s (exit code 4)")]
         public static partial void OneShotWriteFailed(ILogger logger, double timeoutSeconds, string certDir);

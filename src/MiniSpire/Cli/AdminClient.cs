@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Grpc.Net.Client;
 using MiniSpire.Proto;
+using Spiffe.Transport;
 
 namespace MiniSpire.Cli;
 
@@ -9,35 +10,21 @@ internal static class AdminClient
 {
     public static (GrpcChannel Channel, Admin.AdminClient Client) Connect(string socketPath)
     {
-        var channel = UnixChannel(socketPath);
+        var channel = UnixChannel(socketPath, "MiniSpire server");
         return (channel, new Admin.AdminClient(channel));
     }
 
     public static (GrpcChannel Channel, AgentAdmin.AgentAdminClient Client) ConnectAgent(string socketPath)
     {
-        var channel = UnixChannel(socketPath);
+        var channel = UnixChannel(socketPath, "MiniSpire agent admin socket");
         return (channel, new AgentAdmin.AgentAdminClient(channel));
     }
 
-    private static GrpcChannel UnixChannel(string socketPath)
-    {
-        var handler = new SocketsHttpHandler
+    /// <summary>The host name is never resolved: every connection goes to the socket, and a failure names its path.</summary>
+    private static GrpcChannel UnixChannel(string socketPath, string what) =>
+        GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
         {
-            ConnectCallback = async (_, ct) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                try
-                {
-                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
-        return GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
-    }
+            HttpHandler = SocketConnector.CreateHandler(new UnixDomainSocketEndPoint(socketPath), what),
+            DisposeHttpClient = true,
+        });
 }

@@ -4,6 +4,7 @@ using Grpc.Core;
 using MiniSpire.Agent;
 using MiniSpire.Config;
 using Spiffe.Jwt;
+using Spiffe.Transport;
 using Spiffe.WorkloadApi;
 using Spiffe.X509;
 
@@ -53,6 +54,7 @@ internal static class AgentCommands
         {
             await stderr.WriteLineAsync(e.StatusCode switch
             {
+                _ when SocketConnectException.Find(e) is { } connect => "Error: " + connect.Message,
                 StatusCode.Unavailable => $"Error: the agent is unreachable on its Workload API socket: {e.Status.Detail}",
                 StatusCode.PermissionDenied => $"Error: PermissionDenied: {e.Status.Detail} (no registration entry matches this process; `minispire agent attest -pid {Environment.ProcessId}` shows its selectors)",
                 _ => $"Error: {e.StatusCode}: {e.Status.Detail}",
@@ -288,7 +290,7 @@ internal static class AgentCommands
         }
         catch (RpcException e)
         {
-            await stderr.WriteLineAsync($"Agent is unavailable: {e.StatusCode}: {e.Status.Detail}");
+            await stderr.WriteLineAsync($"Agent is unavailable: {SocketConnectException.Find(e)?.Message ?? $"{e.StatusCode}: {e.Status.Detail}"}");
             return 1;
         }
 

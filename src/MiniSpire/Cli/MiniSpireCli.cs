@@ -1,6 +1,7 @@
 using Grpc.Core;
 using MiniSpire.Config;
 using MiniSpire.Server;
+using Spiffe.Transport;
 
 namespace MiniSpire.Cli;
 
@@ -47,8 +48,8 @@ internal static class MiniSpireCli
         }
         catch (RpcException e)
         {
-            await stderr.WriteLineAsync(e.StatusCode == StatusCode.Unavailable
-                ? $"Error: the server is unreachable on its admin socket: {e.Status.Detail}"
+            await stderr.WriteLineAsync(SocketConnectException.Find(e) is { } connect ? "Error: " + connect.Message
+                : e.StatusCode == StatusCode.Unavailable ? $"Error: the server is unreachable on its admin socket: {e.Status.Detail}"
                 : $"Error: {e.StatusCode}: {e.Status.Detail}");
             return 1;
         }

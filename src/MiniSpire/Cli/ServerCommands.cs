@@ -1,5 +1,6 @@
 using System.Text;
 using MiniSpire.Proto;
+using Spiffe.Transport;
 
 namespace MiniSpire.Cli;
 
@@ -132,7 +133,7 @@ internal static class ServerCommands
         }
         catch (Grpc.Core.RpcException e)
         {
-            await stderr.WriteLineAsync($"Server is unhealthy: unable to determine health: {e.Status.Detail}");
+            await stderr.WriteLineAsync($"Server is unhealthy: unable to determine health: {SocketConnectException.Find(e)?.Message ?? e.Status.Detail}");
             return 1;
         }
 

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Threading.Channels;
@@ -9,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Polly;
 using Polly.Retry;
 using Spiffe.Jwt;
+using Spiffe.Transport;
 using Spiffe.WorkloadApi.Proto;
 using Spiffe.X509;
 
@@ -38,32 +38,7 @@ public sealed partial class WorkloadApiClient : IDisposable
         _options = options ?? new WorkloadApiClientOptions();
         _logger = logger ?? (ILogger)NullLogger.Instance;
         Address = _options.Address ?? WorkloadApiAddress.Resolve(null);
-        var endPoint = Address.EndPoint;
-        var handler = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var protocol = endPoint is UnixDomainSocketEndPoint ? ProtocolType.Unspecified : ProtocolType.Tcp;
-                var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, protocol);
-                try
-                {
-                    await socket.ConnectAsync(endPoint, cancellationToken);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch (SocketException e)
-                {
-                    socket.Dispose();
-
-                    // Name the real address: the channel's placeholder host would otherwise be all the error shows.
-                    throw new IOException($"cannot connect to the Workload API at {Address.Text}: {e.Message}", e);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
+        var handler = SocketConnector.CreateHandler(Address.EndPoint, Address.SocketPath is null ? "Workload API" : "Workload API socket");
 
         // The host name is never resolved: every connection goes through the callback above.
         _channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
@@ -344,7 +319,7 @@ public sealed partial class WorkloadApiClient : IDisposable
             _ => new WorkloadApiFailure(rpc, WorkloadApiFailureKind.Status, StatusCode.Unknown, exception, retryIn),
         };
 
-        var reason = exception is RpcException rpcException ? $"{rpcException.StatusCode}: {rpcException.Status.Detail}" : exception.Message;
+        var reason = failure.Reason;
         if (retryIn is { } delay)
         {
             Log.Retrying(_logger, rpc, Address.Text, reason, delay.TotalSeconds);

@@ -3,23 +3,36 @@ using System.Diagnostics.CodeAnalysis;
 namespace SpiffeHelper.Cli;
 
 /// <summary>What the command line asked for.</summary>
-internal sealed record CommandLineArguments(string ConfigFile, bool? DaemonMode, bool ShowVersion, bool ShowHelp);
+/// <param name="ConfigFile">-config, default <c>helper.conf</c>.</param>
+/// <param name="DaemonMode">-daemon-mode when given, else null (the config file decides).</param>
+/// <param name="ShowVersion">-version.</param>
+/// <param name="ShowHelp">-h or -help: print the usage and exit 0.</param>
+/// <param name="Ignored">
+/// The arguments after the flags, which the Go tool ignores too; <c>-daemon-mode false</c> leaves <c>false</c>
+/// (and everything after it) here, because a boolean flag takes its value only as <c>-daemon-mode=false</c>.
+/// </param>
+internal sealed record CommandLineArguments(string ConfigFile, bool? DaemonMode, bool ShowVersion, bool ShowHelp, IReadOnlyList<string> Ignored);
 
 /// <summary>
-/// The Go tool's flags, parsed as Go's flag package does: one or two dashes, <c>-flag=value</c> or
-/// <c>-flag value</c>, a bare boolean flag meaning true. A hand parser: four flags do not need a
-/// framework, and this keeps Go's exact forms (single-dash long names, <c>-daemon-mode false</c>).
+/// The Go tool's flags (<c>cmd/spiffe-helper/main.go</c>), parsed by the rules of Go's <c>flag</c> package:
+/// one or two dashes; <c>-flag=value</c> or <c>-flag value</c> for <c>-config</c>; a boolean flag
+/// (<c>-daemon-mode</c>, <c>-version</c>) is true when bare and takes a value only after <c>=</c> (1, 0, t, f,
+/// true, false in Go's spellings); parsing stops at the first argument that is not a flag, or after <c>--</c>;
+/// <c>-h</c> and <c>-help</c> ask for the usage; the last of a repeated flag wins; the error texts are Go's.
+/// A hand parser: three flags do not need a framework, and no framework parses Go's forms.
 /// </summary>
 internal static class CommandLine
 {
     public const string Usage = """
         Usage: spiffe-helper [-config <file>] [-daemon-mode[=true|false]] [-version] [-help]
 
-          -config <file>        the TOML config file (default "helper.conf")
-          -daemon-mode <bool>   overrides daemon_mode of the file when given: true keeps running and
-                                renews; false writes the files once and exits (init container)
+          -config <file>        the config file, HCL (the Go tool's) or TOML (default "helper.conf")
+          -daemon-mode=<bool>   overrides daemon_mode of the file when given: true keeps running and
+                                renews; false writes the files once and exits (init container).
+                                A boolean flag takes its value after "=": "-daemon-mode false" means
+                                -daemon-mode=true followed by an ignored argument, as in the Go tool.
           -version              prints the version and exits
-          -help                 prints this text and exits
+          -h, -help             prints this text and exits
 
         Flags take one or two dashes. Exit codes: 0 success (also on SIGTERM/SIGINT), 1 runtime failure,
         2 bad command line or config, 3 one-shot mode timed out waiting for a valid SVID, 4 one-shot
@@ -28,37 +41,52 @@ internal static class CommandLine
 
     public static bool TryParse(IReadOnlyList<string> args, [NotNullWhen(true)] out CommandLineArguments? parsed, [NotNullWhen(false)] out string? error)
     {
+        ArgumentNullException.ThrowIfNull(args);
         var config = "helper.conf";
         bool? daemonMode = null;
-        bool version = false, help = false;
-        for (var i = 0; i < args.Count; i++)
+        var version = false;
+        var i = 0;
+        while (i < args.Count)
         {
             var arg = args[i];
-            if (!arg.StartsWith('-') || arg is "-" or "--")
+            if (arg.Length < 2 || arg[0] != '-')
             {
-                return Fail($"unexpected argument \"{arg}\"", out parsed, out error);
+                break;
             }
 
-            var body = arg.StartsWith("--", StringComparison.Ordinal) ? arg[2..] : arg[1..];
+            var dashes = arg[1] == '-' ? 2 : 1;
+            if (arg == "--")
+            {
+                i++;
+                break;
+            }
+
+            var name = arg[dashes..];
+            if (name.Length == 0 || name[0] is '-' or '=')
+            {
+                return Fail($"bad flag syntax: {arg}", out parsed, out error);
+            }
+
+            i++;
             string? value = null;
-            var equals = body.IndexOf('=', StringComparison.Ordinal);
-            if (equals >= 0)
+            var equals = name.IndexOf('=', 1);
+            if (equals > 0)
             {
-                value = body[(equals + 1)..];
-                body = body[..equals];
+                value = name[(equals + 1)..];
+                name = name[..equals];
             }
 
-            switch (body)
+            switch (name)
             {
                 case "config":
                     if (value is null)
                     {
-                        if (i + 1 >= args.Count)
+                        if (i >= args.Count)
                         {
-                            return Fail("flag -config needs a file name", out parsed, out error);
+                            return Fail("flag needs an argument: -config", out parsed, out error);
                         }
 
-                        value = args[++i];
+                        value = args[i++];
                     }
 
                     if (value.Length == 0)
@@ -70,54 +98,47 @@ internal static class CommandLine
                     break;
 
                 case "daemon-mode":
-                    if (value is null && i + 1 < args.Count && IsBoolean(args[i + 1]))
+                    if (!TryParseBoolean(value, out var daemon))
                     {
-                        value = args[++i];
+                        return Fail($"invalid boolean value \"{value}\" for -{name}: parse error", out parsed, out error);
                     }
 
-                    if (value is null)
+                    daemonMode = daemon;
+                    break;
+
+                case "version":
+                    if (!TryParseBoolean(value, out version))
                     {
-                        daemonMode = true;
-                    }
-                    else if (TryParseBoolean(value, out var b))
-                    {
-                        daemonMode = b;
-                    }
-                    else
-                    {
-                        return Fail($"invalid value \"{value}\" for flag -daemon-mode: use true or false", out parsed, out error);
+                        return Fail($"invalid boolean value \"{value}\" for -{name}: parse error", out parsed, out error);
                     }
 
                     break;
 
-                case "version" when value is null:
-                    version = true;
-                    break;
-
-                case "help" or "h" when value is null:
-                    help = true;
-                    break;
+                case "help" or "h":
+                    // As Go's flag: the usage, and nothing after it is looked at.
+                    parsed = new CommandLineArguments(config, daemonMode, version, ShowHelp: true, []);
+                    error = null;
+                    return true;
 
                 default:
-                    return Fail($"flag provided but not defined: {arg}", out parsed, out error);
+                    return Fail($"flag provided but not defined: -{name}", out parsed, out error);
             }
         }
 
-        parsed = new CommandLineArguments(config, daemonMode, version, help);
+        parsed = new CommandLineArguments(config, daemonMode, version, ShowHelp: false, [.. args.Skip(i)]);
         error = null;
         return true;
     }
 
-    private static bool IsBoolean(string text) => TryParseBoolean(text, out _);
-
-    private static bool TryParseBoolean(string text, out bool value)
+    /// <summary>Go's <c>strconv.ParseBool</c>; a bare flag (no value) is true.</summary>
+    private static bool TryParseBoolean(string? text, out bool value)
     {
         switch (text)
         {
-            case "true" or "TRUE" or "True" or "1" or "t" or "T":
+            case null or "1" or "t" or "T" or "true" or "TRUE" or "True":
                 value = true;
                 return true;
-            case "false" or "FALSE" or "False" or "0" or "f" or "F":
+            case "0" or "f" or "F" or "false" or "FALSE" or "False":
                 value = false;
                 return true;
             default:

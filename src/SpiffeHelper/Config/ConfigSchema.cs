@@ -82,6 +82,7 @@ internal static class ConfigSchema
     {
         ["listener_enabled"] = Kind.Boolean,
         ["bind_port"] = Kind.Integer,
+        ["bind_address"] = Kind.String,
         ["liveness_path"] = Kind.String,
         ["readiness_path"] = Kind.String,
         ["metrics_path"] = Kind.String,
@@ -180,6 +181,7 @@ internal static class ConfigSchema
                 {
                     case "listener_enabled": health.ListenerEnabled = value.Boolean; break;
                     case "bind_port": health.BindPort = value.Integer; break;
+                    case "bind_address": health.BindAddress = value.Text; break;
                     case "liveness_path": health.LivenessPath = value.Text; break;
                     case "readiness_path": health.ReadinessPath = value.Text; break;
                     case "metrics_path": health.MetricsPath = value.Text; break;

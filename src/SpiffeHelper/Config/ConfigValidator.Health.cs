@@ -36,7 +36,13 @@ internal static partial class ConfigLoader
                 Error("health_checks.metrics_path", $"\"{metricsPath}\" must be an absolute URL path starting with \"/\", or \"\" to serve no metrics");
             }
 
-            health = new HealthOptions(hc.ListenerEnabled ?? false, (int)Math.Clamp(port, 1, 65535), livenessPath ?? health.LivenessPath, readinessPath ?? health.ReadinessPath, metricsPath ?? health.MetricsPath);
+            System.Net.IPAddress? bindAddress = null;
+            if (hc.BindAddress.NullIfEmpty() is { } address && !System.Net.IPAddress.TryParse(address, out bindAddress))
+            {
+                Error("health_checks.bind_address", $"\"{address}\" is not an IP address; use 127.0.0.1 or ::1 to listen on loopback only, or leave it out to listen on every interface (IPv4 and IPv6) as the Go tool");
+            }
+
+            health = new HealthOptions(hc.ListenerEnabled ?? false, (int)Math.Clamp(port, 1, 65535), livenessPath ?? health.LivenessPath, readinessPath ?? health.ReadinessPath, metricsPath ?? health.MetricsPath) { BindAddress = bindAddress };
             if (health.LivenessPath == health.ReadinessPath)
             {
                 Error("health_checks.readiness_path", "must differ from liveness_path");

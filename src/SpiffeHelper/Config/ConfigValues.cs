@@ -7,12 +7,8 @@ namespace SpiffeHelper.Config;
 /// <summary>Parsers for the values a config key holds; each returns what is wrong and what would be valid.</summary>
 internal static class ConfigValues
 {
-    /// <summary>Linux signal numbers of the signals an application may reasonably reload on.</summary>
-    private static readonly (string Name, int Number)[] Signals =
-    [
-        ("SIGHUP", 1), ("SIGINT", 2), ("SIGQUIT", 3), ("SIGUSR1", 10), ("SIGUSR2", 12),
-        ("SIGALRM", 14), ("SIGTERM", 15), ("SIGCONT", 18), ("SIGWINCH", 28),
-    ];
+    /// <summary>Every signal name the Go tool accepts on Linux, with its number.</summary>
+    private static IReadOnlyList<(string Name, int Number)> Signals => Reload.LinuxSignals.All;
 
     /// <summary>Null for null or empty: an empty string in the config means the key is off.</summary>
     public static string? NullIfEmpty(this string? text) => string.IsNullOrEmpty(text) ? null : text;

@@ -95,6 +95,8 @@ internal sealed class HealthChecksFile
 
     public long? BindPort { get; set; }
 
+    public string? BindAddress { get; set; }
+
     public string? LivenessPath { get; set; }
 
     public string? ReadinessPath { get; set; }

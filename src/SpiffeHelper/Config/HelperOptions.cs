@@ -111,6 +111,9 @@ internal sealed record JwtOutputOptions(
 internal sealed record HealthOptions(bool Enabled, int BindPort, string LivenessPath, string ReadinessPath, string MetricsPath = "/metrics")
 {
     public static HealthOptions Default { get; } = new(false, 8081, "/live", "/ready");
+
+    /// <summary>health_checks.bind_address: the one address to listen on; null: every interface, IPv4 and IPv6, as the Go tool.</summary>
+    public System.Net.IPAddress? BindAddress { get; init; }
 }
 
 /// <summary>The renewal signal, by name and number.</summary>

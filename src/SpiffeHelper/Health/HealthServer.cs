@@ -10,12 +10,14 @@ namespace SpiffeHelper.Health;
 
 /// <summary>
 /// The health listener: answers <c>GET</c> on the liveness and readiness paths with 200 or 503 and the
-/// Go tool's JSON shape, <c>{"status": ..., "health": {"file_write_statuses": {...}}}</c>. A minimal
+/// Go tool's JSON body plus ours beside it (<see cref="HealthBody"/>). It listens as the Go tool's <c>:port</c>
+/// does, on every interface, IPv4 and IPv6 (one dual-stack socket), unless <see cref="HealthOptions.BindAddress"/>
+/// names one address (<c>127.0.0.1</c>, <c>::1</c>). A minimal
 /// HTTP/1.1 responder on a TCP socket: a few read-only paths need no web framework, and this keeps the
 /// Native AOT binary small and free of trim warnings. Also serves the Prometheus metrics at
 /// <see cref="HealthOptions.MetricsPath"/> when given <paramref name="metrics"/>.
 /// </summary>
-internal sealed partial class HealthServer(HealthOptions options, HealthState state, ILogger<HealthServer> logger, HelperMetrics? metrics = null) : IAsyncDisposable
+internal sealed partial class HealthServer(HealthOptions options, HealthState state, ILogger<HealthServer> logger, HelperMetrics? metrics = null, HealthOutputs? outputs = null) : IAsyncDisposable
 {
     /// <summary>
     /// Connections served at once. Further ones wait in the kernel's accept queue until a slot frees; each slot is held
@@ -40,9 +42,16 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
 
     public void Start()
     {
-        _listener = new TcpListener(IPAddress.Any, options.BindPort);
+        var address = options.BindAddress ?? (Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any);
+        _listener = new TcpListener(address, options.BindPort);
+        if (address.Equals(IPAddress.IPv6Any))
+        {
+            // [::] with IPV6_V6ONLY off also accepts IPv4 (as ::ffff:a.b.c.d), as Go's net.Listen("tcp", ":port").
+            _listener.Server.DualMode = true;
+        }
+
         _listener.Start();
-        Log.Listening(logger, Port, options.LivenessPath, options.ReadinessPath, metrics is null ? "off" : options.MetricsPath);
+        Log.Listening(logger, (IPEndPoint)_listener.LocalEndpoint, options.LivenessPath, options.ReadinessPath, metrics is null ? "off" : options.MetricsPath);
         _loop = AcceptAsync(_stop.Token);
     }
 
@@ -82,53 +91,7 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
             return (404, Encoding.UTF8.GetBytes("{\"status\":\"not found\"}"));
         }
 
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteString("status", ok ? "ok" : "unavailable");
-            json.WriteBoolean("live", report.Live);
-            json.WriteBoolean("ready", report.Ready);
-            if (report.Reason is not null)
-            {
-                json.WriteString("reason", report.Reason);
-            }
-
-            WriteRefusedUpdate(json, report.LastRefusedUpdate);
-
-            json.WriteStartObject("health");
-            json.WriteStartObject("file_write_statuses");
-            foreach (var (name, status) in report.FileWriteStatuses)
-            {
-                json.WriteString(name, status);
-            }
-
-            json.WriteEndObject();
-            if (report.SvidNotAfter is { } notAfter)
-            {
-                json.WriteString("svid_not_after", notAfter.ToString("O"));
-            }
-
-            json.WriteEndObject();
-            json.WriteEndObject();
-        }
-
-        return (ok ? 200 : 503, buffer.ToArray());
-    }
-
-    /// <summary>Beside the Go tool's fields: the latest refused X.509 update, <c>{"reason": ..., "message": ..., "at": ...}</c>.</summary>
-    private static void WriteRefusedUpdate(Utf8JsonWriter json, RefusedUpdate? refused)
-    {
-        if (refused is null)
-        {
-            return;
-        }
-
-        json.WriteStartObject("last_refused_update");
-        json.WriteString("reason", refused.Reason);
-        json.WriteString("message", refused.Message);
-        json.WriteString("at", refused.At.ToString("O"));
-        json.WriteEndObject();
+        return (ok ? 200 : 503, HealthBody.Write(ok, report, outputs));
     }
 
     private async Task AcceptAsync(CancellationToken cancellationToken)
@@ -244,8 +207,8 @@ internal sealed partial class HealthServer(HealthOptions options, HealthState st
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Health listener on port {Port}: liveness {LivenessPath}, readiness {ReadinessPath}, metrics {MetricsPath}")]
-        public static partial void Listening(ILogger logger, int port, string livenessPath, string readinessPath, string metricsPath);
+        [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Health listener on {EndPoint}: liveness {LivenessPath}, readiness {ReadinessPath}, metrics {MetricsPath}")]
+        public static partial void Listening(ILogger logger, IPEndPoint endPoint, string livenessPath, string readinessPath, string metricsPath);
 
         [LoggerMessage(EventId = 402, Level = LogLevel.Debug, Message = "A health request failed: {Reason}")]
         public static partial void RequestFailed(ILogger logger, string reason);

@@ -1,3 +1,5 @@
+using SpiffeHelper.Logging;
+
 namespace SpiffeHelper.Health;
 
 /// <summary>One health report: whether the helper is live and ready, and the JSON body to serve.</summary>
@@ -27,9 +29,10 @@ internal static class RefusalReasons
 /// configured file was written by the latest attempt, the SVID on disk is not expired, and the Workload
 /// API has not refused this workload since (PermissionDenied: no registration entry matches it any more,
 /// so no rotation will come), and the renewal signal owed to the pid file's process is neither failing on an
-/// unusable pid file nor hanging longer than <see cref="SignalStuckAfter"/>; live unless an update has been in progress longer than
-/// <see cref="StuckAfter"/>. A refused update leaves readiness alone (the files on disk are still valid) and is
-/// reported as <see cref="HealthReport.LastRefusedUpdate"/>.
+/// unusable pid file nor hanging longer than <see cref="SignalStuckAfter"/>; live unless the latest write of an
+/// output failed (as the Go tool) or an update has been in progress longer than <see cref="StuckAfter"/>. A refused
+/// update leaves readiness alone (the files on disk are still valid) and is reported as
+/// <see cref="HealthReport.LastRefusedUpdate"/>.
 /// </summary>
 internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider time)
 {
@@ -47,6 +50,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
     private DateTimeOffset? _signalOwedSince;
     private string? _signalFailure;
     private bool _signalFailureBlocks;
+    private string? _workloadApiUnreachable;
 
     // Outputs updated on their own schedule (JWT-SVIDs, the JWT bundle), registered with Track().
     private readonly Dictionary<string, OutputStatus> _outputs = new(StringComparer.Ordinal);
@@ -110,6 +114,7 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
             _lastError = null;
             _identityRefused = null;
             _lastRefusal = null;
+            _workloadApiUnreachable = null;
         }
     }
 
@@ -132,6 +137,27 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
         lock (_lock)
         {
             _identityRefused = "the Workload API refused this workload (PermissionDenied: " + reason + "): no registration entry matches it";
+        }
+    }
+
+    /// <summary>
+    /// The Workload API could not be reached (<paramref name="reason"/> names the socket and why). Readiness is
+    /// unchanged (the files on disk stay valid until they expire); the reason is reported until it is reached again.
+    /// </summary>
+    public void WorkloadApiUnreachable(string reason)
+    {
+        lock (_lock)
+        {
+            _workloadApiUnreachable = reason;
+        }
+    }
+
+    /// <summary>A message arrived from the Workload API again.</summary>
+    public void WorkloadApiReached()
+    {
+        lock (_lock)
+        {
+            _workloadApiUnreachable = null;
         }
     }
 
@@ -183,22 +209,26 @@ internal sealed class HealthState(IReadOnlyList<string> fileNames, TimeProvider 
         lock (_lock)
         {
             var now = time.GetUtcNow();
-            var live = _updateStarted is not { } started || now - started < StuckAfter;
+            var notStuck = _updateStarted is not { } started || now - started < StuckAfter;
+
+            // As the Go tool: not live while the latest write of any output failed.
+            var writeFailed = _statuses.ContainsValue("write_failed") || _outputs.Values.Any(o => o.Status == "write_failed");
+            var live = notStuck && !writeFailed;
             var allWritten = _statuses.Values.All(s => s == "written");
             var notExpired = _statuses.Count == 0 || (_svidNotAfter is { } notAfter && notAfter > now);
             var failedOutput = _outputs.FirstOrDefault(o => o.Value.Status != "written");
             var expiredOutput = _outputs.FirstOrDefault(o => o.Value.ExpiresAt is { } expiresAt && expiresAt <= now);
             var signalNote = _signalOwedSince is not { } owedSince ? null
-                : _signalFailure is not null ? $"the renewal signal owed since {owedSince:O} was not delivered: {_signalFailure}; retrying"
-                : now - owedSince > SignalStuckAfter ? $"the renewal signal owed since {owedSince:O} is still being sent (stuck)"
+                : _signalFailure is not null ? $"the renewal signal owed since {Rfc3339.Format(owedSince)} was not delivered: {_signalFailure}; retrying"
+                : now - owedSince > SignalStuckAfter ? $"the renewal signal owed since {Rfc3339.Format(owedSince)} is still being sent (stuck)"
                 : null;
             var signalProblem = _signalFailure is not null && !_signalFailureBlocks ? null : signalNote;
-            var reason = !live ? "an update has been in progress since " + _updateStarted!.Value.ToString("O")
-                : !allWritten ? _lastError ?? _identityRefused ?? "no file written yet"
+            var reason = !notStuck ? "an update has been in progress since " + Rfc3339.Format(_updateStarted!.Value)
+                : !allWritten ? _lastError ?? _identityRefused ?? (_workloadApiUnreachable is { } unreachable ? "no file written yet: " + unreachable : "no file written yet")
                 : !notExpired ? "the SVID on disk has expired"
                 : failedOutput.Key is not null ? failedOutput.Value.Error ?? $"{failedOutput.Key} not written yet"
                 : expiredOutput.Key is not null ? $"the JWT-SVID in {expiredOutput.Key} has expired"
-                : signalProblem ?? _identityRefused ?? _lastError ?? signalNote;
+                : signalProblem ?? _identityRefused ?? _lastError ?? _workloadApiUnreachable ?? signalNote;
             var ready = live && allWritten && notExpired && failedOutput.Key is null && expiredOutput.Key is null && _identityRefused is null && signalProblem is null;
             var statuses = new Dictionary<string, string>(_statuses);
             foreach (var (name, output) in _outputs)

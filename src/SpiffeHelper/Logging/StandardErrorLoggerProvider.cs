@@ -8,9 +8,11 @@ namespace SpiffeHelper.Logging;
 
 /// <summary>
 /// One log line per event on standard error, as text (<c>2026-11-28T17:00:00.000Z info: Category[101] message</c>)
-/// or as one JSON object (<c>Timestamp</c>, <c>EventId</c>, <c>LogLevel</c>, <c>Category</c>, <c>Message</c>,
-/// <c>Exception</c>, <c>State</c>), the shapes Microsoft.Extensions.Logging.Console's single-line and JSON
-/// formatters write.
+/// or as one JSON object with the field names logrus (the Go tool's logger) and most log pipelines use:
+/// <c>time</c>, <c>level</c> (trace, debug, info, warning, error, fatal), <c>msg</c>, then <c>logger</c>
+/// (the category), <c>event_id</c>, <c>error</c> (an exception) and <c>fields</c> (the message's values).
+/// Timestamps are RFC 3339 in UTC with milliseconds; values in messages are rendered by <see cref="LogValues"/>
+/// (times as <c>2026-12-02T18:33:52Z</c>, config choices as the config spells them: <c>atomic_dir</c>).
 /// </summary>
 /// <remarks>
 /// Written here rather than taken from Microsoft.Extensions.Logging.Console: that provider is built through a
@@ -28,7 +30,7 @@ internal sealed class StandardErrorLoggerProvider(TextWriter output, LogFormat f
 
     private void Write(string category, LogLevel level, EventId eventId, string message, Exception? exception, IReadOnlyList<KeyValuePair<string, object?>>? state)
     {
-        var timestamp = time.GetUtcNow().ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+        var timestamp = Rfc3339.FormatMilliseconds(time.GetUtcNow());
         var line = format == LogFormat.Json
             ? JsonLine(timestamp, category, level, eventId, message, exception, state)
             : TextLine(timestamp, category, level, eventId, message, exception);
@@ -59,22 +61,25 @@ internal sealed class StandardErrorLoggerProvider(TextWriter output, LogFormat f
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("Timestamp", timestamp);
-            json.WriteNumber("EventId", eventId.Id);
-            json.WriteString("LogLevel", level.ToString());
-            json.WriteString("Category", category);
-            json.WriteString("Message", message);
+            json.WriteString("time", timestamp);
+            json.WriteString("level", JsonLevel(level));
+            json.WriteString("msg", message);
+            json.WriteString("logger", category);
+            json.WriteNumber("event_id", eventId.Id);
             if (exception is not null)
             {
-                json.WriteString("Exception", exception.ToString());
+                json.WriteString("error", exception.ToString());
             }
 
-            if (state is { Count: > 0 })
+            if (state is not null && state.Any(p => p.Key != LogValues.OriginalFormat))
             {
-                json.WriteStartObject("State");
+                json.WriteStartObject("fields");
                 foreach (var (key, value) in state)
                 {
-                    json.WriteString(key, Convert.ToString(value, CultureInfo.InvariantCulture));
+                    if (key != LogValues.OriginalFormat)
+                    {
+                        json.WriteString(key, LogValues.Render(value, null));
+                    }
                 }
 
                 json.WriteEndObject();
@@ -87,6 +92,18 @@ internal sealed class StandardErrorLoggerProvider(TextWriter output, LogFormat f
     }
 
     private static string OneLine(string text) => text.Contains('\n', StringComparison.Ordinal) ? text.ReplaceLineEndings(" ") : text;
+
+    /// <summary>logrus's level names.</summary>
+    private static string JsonLevel(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "trace",
+        LogLevel.Debug => "debug",
+        LogLevel.Information => "info",
+        LogLevel.Warning => "warning",
+        LogLevel.Error => "error",
+        LogLevel.Critical => "fatal",
+        _ => "none",
+    };
 
     private static string ShortName(LogLevel level) => level switch
     {
@@ -114,8 +131,9 @@ internal sealed class StandardErrorLoggerProvider(TextWriter output, LogFormat f
                 return;
             }
 
-            var message = formatter(state, exception);
-            provider.Write(category, logLevel, eventId, message, exception, state as IReadOnlyList<KeyValuePair<string, object?>>);
+            var values = state as IReadOnlyList<KeyValuePair<string, object?>>;
+            var message = LogValues.FormatMessage(values) ?? formatter(state, exception);
+            provider.Write(category, logLevel, eventId, message, exception, values);
         }
     }
 }

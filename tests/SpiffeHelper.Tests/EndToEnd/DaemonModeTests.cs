@@ -170,8 +170,14 @@ public sealed class DaemonModeTests : IAsyncLifetime, IDisposable
         var ready = await http.GetAsync(new Uri("/ready", UriKind.Relative));
         var body = await ready.Content.ReadAsStringAsync();
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Contains("\"file_write_statuses\":{\"svid.pem\":\"written\",\"svid_key.pem\":\"written\",\"bundle.pem\":\"written\"}", body);
-        Assert.Contains("\"status\":\"ok\"", body);
+        using (var json = System.Text.Json.JsonDocument.Parse(body))
+        {
+            Assert.Equal("OK", json.RootElement.GetProperty("status").GetString());
+            Assert.Equal("written", json.RootElement.GetProperty("health").GetProperty("file_write_statuses").GetProperty("x509_write_status").GetString());
+            var files = json.RootElement.GetProperty("spiffe_helper").GetProperty("files");
+            Assert.Equal(["svid.pem", "svid_key.pem", "bundle.pem"], files.EnumerateObject().Select(f => f.Name));
+            Assert.All(files.EnumerateObject(), f => Assert.Equal("written", f.Value.GetString()));
+        }
 
         Posix.SetImmutable(helper.CertDir, true);
         try
@@ -181,8 +187,12 @@ public sealed class DaemonModeTests : IAsyncLifetime, IDisposable
             await Wait.UntilAsync(() => NotReady(http), "/ready to report the failed write");
             Assert.True(Holds(helper.PathOf("svid.pem"), first), "the previous certificate is still in place");
             Assert.True(Scenario.PairMatches(helper.PathOf("svid.pem"), helper.PathOf("svid_key.pem"), out var problem), problem);
+            // As the Go tool: not live while the latest write failed, and x509_write_status says "failed".
             var live = await http.GetAsync(new Uri("/live", UriKind.Relative));
-            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, live.StatusCode);
+            using var liveJson = System.Text.Json.JsonDocument.Parse(await live.Content.ReadAsStringAsync());
+            Assert.Equal("Service Unavailable", liveJson.RootElement.GetProperty("status").GetString());
+            Assert.Equal("failed", liveJson.RootElement.GetProperty("health").GetProperty("file_write_statuses").GetProperty("x509_write_status").GetString());
         }
         finally
         {

@@ -73,7 +73,8 @@ public sealed partial class PublishedBinaryTests : IAsyncLifetime, IDisposable
 
         Assert.True(code == 0, stderr);
         Assert.True(Scenario.PairMatches(_dir.Combine("certs", "svid.pem"), _dir.Combine("certs", "svid_key.pem"), out var problem), problem);
-        Assert.Contains("\"EventId\":201", stderr);
+        Assert.Contains("\"event_id\":201", stderr);
+        Assert.Contains("\"level\":\"info\"", stderr);
         Assert.DoesNotContain("PRIVATE KEY", stderr);
     }
 

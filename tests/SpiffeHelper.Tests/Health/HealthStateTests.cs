@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using SpiffeHelper.Config;
 using SpiffeHelper.Health;
@@ -100,7 +101,7 @@ public sealed class HealthStateTests
     }
 
     [Fact]
-    public void Report_WriteFailedAfterSuccess_IsNotReady()
+    public void Report_WriteFailedAfterSuccess_IsNotReadyAndNotLiveAsTheGoTool()
     {
         var state = NewState();
         state.Written(_time.GetUtcNow().AddHours(1));
@@ -108,7 +109,7 @@ public sealed class HealthStateTests
         state.WriteFailed("Read-only file system");
 
         var report = state.Report();
-        Assert.True(report.Live);
+        Assert.False(report.Live);
         Assert.False(report.Ready);
         Assert.Contains("Read-only file system", report.Reason);
         Assert.All(report.FileWriteStatuses.Values, s => Assert.Equal("write_failed", s));
@@ -132,14 +133,18 @@ public sealed class HealthStateTests
     }
 
     [Fact]
-    public void Respond_Paths_UseTheGoToolsJsonShapeAndStatusCodes()
+    public void Respond_Paths_AnswerTheGoToolsBodyAndStatusCodesWithOursBeside()
     {
         var state = NewState();
         var server = new HealthServer(HealthOptions.Default, state, NullLogger<HealthServer>.Instance);
 
         var (notReady, body) = server.Respond("/ready");
         Assert.Equal(503, notReady);
-        Assert.StartsWith("{\"status\":\"unavailable\"", System.Text.Encoding.UTF8.GetString(body));
+        using (var json = JsonDocument.Parse(body))
+        {
+            Assert.Equal("Service Unavailable", json.RootElement.GetProperty("status").GetString());
+            Assert.Equal("unwritten", json.RootElement.GetProperty("health").GetProperty("file_write_statuses").GetProperty("x509_write_status").GetString());
+        }
 
         state.Written(_time.GetUtcNow().AddHours(1));
         var (ready, readyBody) = server.Respond("/ready");
@@ -149,8 +154,10 @@ public sealed class HealthStateTests
         Assert.Equal(200, ready);
         Assert.Equal(200, live);
         Assert.Equal(404, missing);
-        using var json = System.Text.Json.JsonDocument.Parse(readyBody);
-        Assert.Equal("ok", json.RootElement.GetProperty("status").GetString());
-        Assert.Equal("written", json.RootElement.GetProperty("health").GetProperty("file_write_statuses").GetProperty("svid_key.pem").GetString());
+        using var readyJson = JsonDocument.Parse(readyBody);
+        Assert.Equal("OK", readyJson.RootElement.GetProperty("status").GetString());
+        Assert.Equal("written", readyJson.RootElement.GetProperty("health").GetProperty("file_write_statuses").GetProperty("x509_write_status").GetString());
+        Assert.Equal("written", readyJson.RootElement.GetProperty("spiffe_helper").GetProperty("files").GetProperty("svid_key.pem").GetString());
+        Assert.True(readyJson.RootElement.GetProperty("spiffe_helper").GetProperty("ready").GetBoolean());
     }
 }
