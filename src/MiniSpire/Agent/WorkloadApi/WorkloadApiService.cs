@@ -280,7 +280,15 @@ internal sealed partial class WorkloadApiService(
         var attestation = callers.Attest(context);
         if (!attestation.Succeeded)
         {
-            LogCallerGone(logger, rpc, attestation.Caller.Pid);
+            if (attestation.Failure == AttestationFailure.CredentialsChanged)
+            {
+                LogCallerCredentialsChanged(logger, rpc, attestation.Caller.Pid, attestation.Caller.Uid, attestation.Caller.Gid);
+            }
+            else
+            {
+                LogCallerGone(logger, rpc, attestation.Caller.Pid);
+            }
+
             throw new RpcException(new Status(StatusCode.Unauthenticated, "could not verify existence of the original caller"));
         }
 
@@ -325,6 +333,9 @@ internal sealed partial class WorkloadApiService(
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "The caller of {Rpc} (pid {Pid}) exited or was replaced during attestation")]
     private static partial void LogCallerGone(ILogger logger, string rpc, int pid);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "The caller of {Rpc} (pid {Pid}) no longer runs as uid {Uid} gid {Gid}, the credentials it connected with (it exec'd a setuid or setgid program, or changed its ids); refused")]
+    private static partial void LogCallerCredentialsChanged(ILogger logger, string rpc, int pid, uint uid, uint gid);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "The JWT bundle of {TrustDomain} cannot be used for validation: {Reason}")]
     private static partial void LogUnusableJwtBundle(ILogger logger, string trustDomain, string reason);
