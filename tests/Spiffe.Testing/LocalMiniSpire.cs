@@ -129,6 +129,24 @@ public sealed class LocalMiniSpire : IAsyncDisposable
         await WaitUntilAsync(async () => Healthy(await MiniSpireAsync("agent", "healthcheck", "-socketPath", AgentSocket)), _agent, "the agent");
     }
 
+    /// <summary>
+    /// Sends SIGTERM to the agent (with <c>kill</c>) and waits for it to exit; returns its exit code and the
+    /// time from just before the signal was sent until the process had exited.
+    /// </summary>
+    public async Task<(int ExitCode, TimeSpan Elapsed)> TerminateAgentAsync()
+    {
+        var agent = _agent ?? throw new InvalidOperationException("the agent is not running");
+        var started = Stopwatch.GetTimestamp();
+        var kill = await ProcessRunner.RunAsync("kill", ["-TERM", agent.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], Timeout);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException("kill -TERM failed: " + kill);
+        }
+
+        await agent.WaitForExitAsync().WaitAsync(Timeout);
+        return (agent.ExitCode, Stopwatch.GetElapsedTime(started));
+    }
+
     /// <summary>SIGKILLs the server: no chance to flush or clean up.</summary>
     public Task KillServerAsync() => KillAsync(_server);
 
