@@ -229,7 +229,11 @@ internal sealed class SqliteDataStore
     /// Spends a join token and records the agent attested with it, in one transaction: a token is used at most
     /// once, and an agent exists only if its token was spent.
     /// </summary>
-    public async Task<JoinTokenOutcome> RedeemJoinTokenAsync(string token, long now, AgentRecord agent, CancellationToken ct = default)
+    /// <summary>
+    /// Spends <paramref name="token"/> and, only when it was valid, calls <paramref name="attest"/> (which signs
+    /// the agent's SVID) and stores the agent it returns, all in one transaction.
+    /// </summary>
+    public async Task<JoinTokenOutcome> RedeemJoinTokenAsync(string token, long now, Func<AgentRecord> attest, CancellationToken ct = default)
     {
         await using var connection = OpenConnection();
         await using var tx = connection.BeginTransaction();
@@ -261,7 +265,7 @@ internal sealed class SqliteDataStore
             return JoinTokenOutcome.Expired;
         }
 
-        await UpsertAgentAsync(connection, tx, agent, ct);
+        await UpsertAgentAsync(connection, tx, attest(), ct);
         await tx.CommitAsync(ct);
         return JoinTokenOutcome.Redeemed;
     }
