@@ -41,6 +41,12 @@ public sealed class LocalMiniSpire : IAsyncDisposable
 
     public string AgentAdminSocket => Path.Combine(Root, "agent", "private", "admin.sock");
 
+    /// <summary>The server's data_dir (datastore with the CA keys).</summary>
+    public string ServerDataDir => Path.Combine(Root, "server-data");
+
+    /// <summary>The agent's data_dir (agent SVID and key).</summary>
+    public string AgentDataDir => Path.Combine(Root, "agent-data");
+
     /// <summary>The agent's SPIFFE ID, the parent of workload entries.</summary>
     public string AgentId { get; private set; } = string.Empty;
 
@@ -57,10 +63,12 @@ public sealed class LocalMiniSpire : IAsyncDisposable
     /// Starts a server, attests an agent with a fresh join token, and waits until both are healthy. The agent
     /// syncs every <paramref name="agentSyncInterval"/> (a duration such as "1s" or "100ms").
     /// </summary>
-    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null, string agentSyncInterval = "1s", bool prometheus = false)
+    /// <param name="prepareRoot">Runs on the fresh root directory before anything starts (e.g. to pre-create data directories).</param>
+    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null, string agentSyncInterval = "1s", bool prometheus = false, Action<string>? prepareRoot = null)
     {
         var root = Path.Combine(Path.GetTempPath(), "stack-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(root);
+        prepareRoot?.Invoke(root);
 
         // Workloads of other users must reach the agent socket (mode 0777) through the directories above it.
         File.SetUnixFileMode(root, (UnixFileMode)0b111_101_101);
@@ -79,7 +87,7 @@ public sealed class LocalMiniSpire : IAsyncDisposable
                 bind_address = "127.0.0.1"
                 bind_port = {stack._serverPort}
                 socket_path = "{stack.ServerSocket}"
-                data_dir = "{Path.Combine(root, "server-data")}"
+                data_dir = "{stack.ServerDataDir}"
                 log_level = "WARN"
                 {(defaultX509SvidTtl is null ? string.Empty : $"default_x509_svid_ttl = \"{defaultX509SvidTtl}\"")}
                 {(prometheus ? $"[server.telemetry.prometheus]\nport = {stack.ServerMetricsPort}" : string.Empty)}
@@ -96,7 +104,7 @@ public sealed class LocalMiniSpire : IAsyncDisposable
                 server_port = {stack._serverPort}
                 socket_path = "{stack.AgentSocket}"
                 admin_socket_path = "{stack.AgentAdminSocket}"
-                data_dir = "{Path.Combine(root, "agent-data")}"
+                data_dir = "{stack.AgentDataDir}"
                 trust_bundle_path = "{Path.Combine(root, "bootstrap.pem")}"
                 sync_interval = "{agentSyncInterval}"
                 log_level = "WARN"
@@ -127,6 +135,24 @@ public sealed class LocalMiniSpire : IAsyncDisposable
             : ["agent", "run", "-config", Path.Combine(Root, "agent.toml"), "-joinToken", joinToken];
         _agent = Start(args);
         await WaitUntilAsync(async () => Healthy(await MiniSpireAsync("agent", "healthcheck", "-socketPath", AgentSocket)), _agent, "the agent");
+    }
+
+    /// <summary>
+    /// Sends SIGTERM to the agent (with <c>kill</c>) and waits for it to exit; returns its exit code and the
+    /// time from just before the signal was sent until the process had exited.
+    /// </summary>
+    public async Task<(int ExitCode, TimeSpan Elapsed)> TerminateAgentAsync()
+    {
+        var agent = _agent ?? throw new InvalidOperationException("the agent is not running");
+        var started = Stopwatch.GetTimestamp();
+        var kill = await ProcessRunner.RunAsync("kill", ["-TERM", agent.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], Timeout);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException("kill -TERM failed: " + kill);
+        }
+
+        await agent.WaitForExitAsync().WaitAsync(Timeout);
+        return (agent.ExitCode, Stopwatch.GetElapsedTime(started));
     }
 
     /// <summary>SIGKILLs the server: no chance to flush or clean up.</summary>

@@ -13,6 +13,7 @@ using MiniSpire.Agent.ServerApi;
 using MiniSpire.Agent.Sync;
 using MiniSpire.Agent.WorkloadApi;
 using MiniSpire.Config;
+using MiniSpire.Platform;
 using MiniSpire.Proto;
 using MiniSpire.Telemetry;
 
@@ -46,6 +47,7 @@ internal static class AgentHost
             configureLogging(builder.Logging);
         }
 
+        var permissionChanges = OwnerOnlyPaths.PrepareDataDirectory(options.DataDir, "data_dir");
         var services = builder.Services;
         services.AddSingleton(options);
         services.AddSingleton(time);
@@ -78,7 +80,7 @@ internal static class AgentHost
             MetricsListener.AddTo(builder, prometheus);
         }
 
-        PrepareAdminSocket(options.AdminSocketPath);
+        OwnerOnlyPaths.PrepareSocketDirectory(options.AdminSocketPath, OwnerOnlyPaths.OwnerOnlyDirectory, "agent admin socket");
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(options.AdminSocketPath, listen =>
         {
             listen.Protocols = HttpProtocols.Http2;
@@ -90,6 +92,7 @@ internal static class AgentHost
         }));
 
         var app = builder.Build();
+        OwnerOnlyPaths.LogChanges(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MiniSpire.Agent"), permissionChanges);
         if (options.Prometheus is not null)
         {
             MetricsListener.Use(app, app.Services.GetRequiredService<AgentMetrics>().Registry);
@@ -116,17 +119,4 @@ internal static class AgentHost
 
     private const string AdminConnectionKey = "minispire.agent-admin";
     private const string AdminServicePath = "/minispire.v1.AgentAdmin";
-
-    /// <summary>The admin socket's directory is owner-only (0700); a stale socket file is removed.</summary>
-    private static void PrepareAdminSocket(string socketPath)
-    {
-        var directory = Path.GetDirectoryName(socketPath)!;
-        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        Directory.CreateDirectory(directory, owner);
-        File.SetUnixFileMode(directory, owner);
-        if (File.Exists(socketPath))
-        {
-            File.Delete(socketPath);
-        }
-    }
 }

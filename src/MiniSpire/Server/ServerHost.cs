@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using MiniSpire.Config;
+using MiniSpire.Platform;
 using MiniSpire.Server.Api;
 using MiniSpire.Server.Ca;
 using MiniSpire.Server.Datastore;
@@ -17,7 +18,7 @@ namespace MiniSpire.Server;
 
 /// <summary>
 /// Builds and runs the server: the datastore, the CA (initialized before anything listens), the agent API on
-/// TCP with TLS and the admin API on the Unix socket (its directory 0700).
+/// TCP with TLS and the admin API on the Unix socket (0600; its directory 0700 when the server creates it).
 /// </summary>
 internal static partial class ServerHost
 {
@@ -48,6 +49,7 @@ internal static partial class ServerHost
             }
         });
 
+        var permissionChanges = OwnerOnlyPaths.PrepareDataDirectory(options.DataDir, "data_dir");
         var store = SqliteDataStore.Open(options.DataDir);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(time);
@@ -64,7 +66,7 @@ internal static partial class ServerHost
         builder.Services.AddRoutingCore();
         builder.Services.AddGrpc(grpc => grpc.EnableDetailedErrors = false);
 
-        PrepareSocketDirectory(options.SocketPath);
+        OwnerOnlyPaths.PrepareSocketDirectory(options.SocketPath, OwnerOnlyPaths.OwnerOnlyDirectory, "admin API socket");
         builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -128,26 +130,13 @@ internal static partial class ServerHost
         app.MapGrpcService<AdminApiService>();
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MiniSpire.Server");
+        OwnerOnlyPaths.LogChanges(logger, permissionChanges);
+
+        // Owner-only, whatever directory it is in (an existing directory such as /tmp is never chmodded).
+        app.Lifetime.ApplicationStarted.Register(() => File.SetUnixFileMode(options.SocketPath, OwnerOnlyPaths.OwnerOnlyFile));
         app.Lifetime.ApplicationStarted.Register(() => LogStarted(logger, options.TrustDomain.Name, options.BindAddress, options.BindPort, options.SocketPath, options.DataDir));
         app.Lifetime.ApplicationStopping.Register(() => LogStopping(logger));
         return app;
-    }
-
-    /// <summary>Creates the socket's directory 0700 (or tightens it) and removes a stale socket file.</summary>
-    private static void PrepareSocketDirectory(string socketPath)
-    {
-        var directory = Path.GetDirectoryName(socketPath)!;
-        const UnixFileMode owner = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        if (!Directory.Exists(directory))
-        {
-            Directory.CreateDirectory(directory, owner);
-        }
-
-        File.SetUnixFileMode(directory, owner);
-        if (File.Exists(socketPath))
-        {
-            File.Delete(socketPath);
-        }
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information,

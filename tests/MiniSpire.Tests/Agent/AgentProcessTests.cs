@@ -1,6 +1,10 @@
 using System.Globalization;
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Net.Client;
 using MiniSpire.Agent.Attestation;
 using Spiffe.Testing;
+using Spiffe.WorkloadApi.Proto;
 
 namespace MiniSpire.Tests.Agent;
 
@@ -53,6 +57,62 @@ public sealed class AgentProcessTests : IAsyncLifetime
 
         Assert.Contains("spiffe://example.org/web", caughtUp.StandardOutput, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Sigterm_With50OpenWatches_ExitsZeroWithin2Seconds_AndEndsEveryStreamUnavailable()
+    {
+        await _stack.CreateEntryAsync("spiffe://example.org/web", "-selector", $"unix:uid:{OwnUid}");
+        await FetchUntilAsync("spiffe://example.org/web");
+        var timeout = TimeSpan.FromSeconds(30);
+        var channels = new List<GrpcChannel>();
+        var calls = new List<AsyncServerStreamingCall<X509SVIDResponse>>();
+        try
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                var channel = Channel(_stack.AgentSocket);
+                channels.Add(channel);
+                var call = new SpiffeWorkloadAPI.SpiffeWorkloadAPIClient(channel).FetchX509SVID(new X509SVIDRequest(), new Metadata { { "workload.spiffe.io", "true" } });
+                calls.Add(call);
+            }
+
+            // Every watch is open and has received its first snapshot.
+            foreach (var call in calls)
+            {
+                Assert.True(await call.ResponseStream.MoveNext().WaitAsync(timeout));
+            }
+
+            var (exitCode, elapsed) = await _stack.TerminateAgentAsync();
+
+            Assert.Equal(0, exitCode);
+            Assert.True(elapsed < TimeSpan.FromSeconds(2), $"the agent took {elapsed.TotalMilliseconds:0} ms to stop after SIGTERM\n{_stack.Output}");
+            foreach (var call in calls)
+            {
+                var ended = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext().WaitAsync(timeout));
+                Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+                Assert.Equal("the agent is shutting down", ended.Status.Detail);
+            }
+        }
+        finally
+        {
+            calls.ForEach(c => c.Dispose());
+            channels.ForEach(c => c.Dispose());
+        }
+    }
+
+    private static GrpcChannel Channel(string socketPath) => GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+    {
+        HttpHandler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, token) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), token);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        },
+        DisposeHttpClient = true,
+    });
 
     /// <summary>Fetches until the agent has synced an SVID for <paramref name="spiffeId"/>.</summary>
     private async Task<ProcessResult> FetchUntilAsync(string spiffeId, params string[] more)

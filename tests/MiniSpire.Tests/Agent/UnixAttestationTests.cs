@@ -127,17 +127,48 @@ public sealed class UnixAttestationTests
     public void PeerTracker_StartTimeChangedSinceAccept_RefusesTheCaller()
     {
         var tracker = new PeerTracker(_processes, new UnixWorkloadAttestor(_processes, new UserDatabase(), false));
-        var caller = new PeerCredentials(Environment.ProcessId, 0, 0);
-        var startTime = tracker.ObserveStartTime(Environment.ProcessId)!.Value;
+        var ids = _processes.ReadIds(Environment.ProcessId)!;
+        var caller = new PeerCredentials(Environment.ProcessId, ids.Uid, ids.Gid);
+        using var same = tracker.Track(caller);
+        using var reused = new TrackedCaller(caller, _processes.Open(Environment.ProcessId), same.StartTime + 1);
+        using var unknown = new TrackedCaller(caller, null, null);
 
-        var same = tracker.Attest(caller, startTime);
-        var reused = tracker.Attest(caller, startTime + 1);
-        var unknown = tracker.Attest(caller, null);
+        var sameResult = tracker.Attest(same);
+        var reusedResult = tracker.Attest(reused);
+        var unknownResult = tracker.Attest(unknown);
 
-        Assert.True(same.Succeeded);
-        Assert.NotEmpty(same.Selectors);
-        Assert.Equal(AttestationFailure.CallerGone, reused.Failure);
-        Assert.Empty(reused.Selectors);
-        Assert.Equal(AttestationFailure.CallerGone, unknown.Failure);
+        Assert.True(sameResult.Succeeded);
+        Assert.Contains(new Selector("unix", $"uid:{ids.Uid}"), sameResult.Selectors);
+        Assert.Equal(AttestationFailure.CallerGone, reusedResult.Failure);
+        Assert.Empty(reusedResult.Selectors);
+        Assert.Equal(AttestationFailure.CallerGone, unknownResult.Failure);
+    }
+
+    [Fact]
+    public void PeerTracker_ProcessIdsDifferFromPeerCredentials_RefusesTheCaller()
+    {
+        var tracker = new PeerTracker(_processes, new UnixWorkloadAttestor(_processes, new UserDatabase(), false));
+        var ids = _processes.ReadIds(Environment.ProcessId)!;
+        using var otherUid = tracker.Track(new PeerCredentials(Environment.ProcessId, ids.Uid + 1, ids.Gid));
+        using var otherGid = tracker.Track(new PeerCredentials(Environment.ProcessId, ids.Uid, ids.Gid + 1));
+
+        Assert.Equal(AttestationFailure.CredentialsChanged, tracker.Attest(otherUid).Failure);
+        Assert.Equal(AttestationFailure.CredentialsChanged, tracker.Attest(otherGid).Failure);
+        Assert.Empty(tracker.Attest(otherUid).Selectors);
+    }
+
+    [Fact]
+    public async Task PeerTracker_TrackedProcessExited_IsGone()
+    {
+        var tracker = new PeerTracker(_processes, new UnixWorkloadAttestor(_processes, new UserDatabase(), false));
+        using var process = Process.Start("sleep", "30")!;
+        var ids = _processes.ReadIds(process.Id)!;
+        using var caller = tracker.Track(new PeerCredentials(process.Id, ids.Uid, ids.Gid));
+        Assert.True(tracker.Attest(caller).Succeeded);
+
+        process.Kill();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(AttestationFailure.CallerGone, tracker.Attest(caller).Failure);
     }
 }

@@ -127,6 +127,62 @@ public sealed class AgentApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SignX509Svids_DsaAndWeakKeysInABatch_EachRefusedAloneTheRestIssued()
+    {
+        using var agent = await _server.AttestAgentAsync();
+        var entry = await _server.CreateEntryAsync(agent.SpiffeId, "spiffe://example.org/web", "-selector", "unix:uid:1");
+        var (channel, client) = await _server.AgentClientAsync(agent);
+        using var _ = channel;
+        var (key, csr) = TestServer.NewCsr();
+        using var __ = key;
+        var dsa = await Server.CsrVerifierTests.DsaCsrAsync();
+
+        var results = (await client.SignX509SvidsAsync(new SignX509SvidsRequest
+        {
+            Params =
+            {
+                new SvidParams { EntryId = entry, Csr = ByteString.CopyFrom(dsa) },
+                new SvidParams { EntryId = entry, Csr = ByteString.CopyFrom(Server.CsrVerifierTests.WeakCsr("RSA-1024")) },
+                new SvidParams { EntryId = entry, Csr = ByteString.CopyFrom(Server.CsrVerifierTests.WeakCsr("P-192")) },
+                new SvidParams { EntryId = entry, Csr = csr },
+            },
+        }).ResponseAsync.Within()).Results;
+
+        Assert.All(results.Take(3), r =>
+        {
+            Assert.Equal((int)StatusCode.InvalidArgument, r.StatusCode);
+            Assert.StartsWith("invalid CSR: ", r.StatusMessage, StringComparison.Ordinal);
+            Assert.Null(r.Svid);
+        });
+        Assert.Contains("1024 bits", results[1].StatusMessage, StringComparison.Ordinal);
+        Assert.Contains("1.2.840.10045.3.1.1", results[2].StatusMessage, StringComparison.Ordinal);
+        Assert.Equal(0, results[3].StatusCode);
+        Assert.NotNull(results[3].Svid);
+    }
+
+    [Theory]
+    [InlineData("RSA-512")]
+    [InlineData("RSA-1024")]
+    [InlineData("P-192")]
+    public async Task AttestAgent_WeakKey_InvalidArgumentAndTheTokenIsNotSpent(string keyType)
+    {
+        var token = await _server.GenerateTokenAsync();
+        var (channel, client) = await _server.AgentClientAsync();
+        using var _ = channel;
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.AttestAgentAsync(new AttestAgentRequest
+        {
+            Attestation = new AttestationData { Type = "join_token", Payload = ByteString.CopyFromUtf8(token) },
+            Csr = ByteString.CopyFrom(Server.CsrVerifierTests.WeakCsr(keyType)),
+        }).ResponseAsync.Within());
+        using var agent = await _server.AttestAgentAsync(token);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.StartsWith("invalid CSR: the CSR's ", error.Status.Detail, StringComparison.Ordinal);
+        Assert.EndsWith(token, agent.SpiffeId, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SignX509Svids_AuthorizedEntry_SvidFollowsTheStandardAndOpensslVerifiesIt()
     {
         using var agent = await _server.AttestAgentAsync();

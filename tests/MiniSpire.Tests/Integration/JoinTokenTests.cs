@@ -82,6 +82,51 @@ public sealed class JoinTokenTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AttestAgent_BadToken_TheCaSignsNothing()
+    {
+        var port = TestServer.FreePort();
+        await using var server = await TestServer.StartAsync(o => o with { Prometheus = new MiniSpire.Telemetry.PrometheusOptions("127.0.0.1", port) });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var (channel, client) = await server.AgentClientAsync();
+        using var _ = channel;
+        var expired = await server.GenerateTokenAsync("-ttl", "1");
+        var spent = await server.GenerateTokenAsync();
+        using (await server.AttestAgentAsync(spent))
+        {
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var before = await X509SignedAsync(http);
+        foreach (var token in new[] { Guid.NewGuid().ToString(), expired, spent })
+        {
+            var (key, csr) = TestServer.NewCsr();
+            using var __ = key;
+            var error = await Assert.ThrowsAsync<RpcException>(() => client.AttestAgentAsync(new AttestAgentRequest
+            {
+                Attestation = new AttestationData { Type = "join_token", Payload = ByteString.CopyFromUtf8(token) },
+                Csr = csr,
+            }).ResponseAsync.Within());
+            Assert.Equal(StatusCode.PermissionDenied, error.StatusCode);
+        }
+
+        var afterRefusals = await X509SignedAsync(http);
+        using (await server.AttestAgentAsync())
+        {
+        }
+
+        // Nothing signed for the three refused callers; the counter does move for a good token.
+        Assert.Equal(before, afterRefusals);
+        Assert.Equal(before + 1, await X509SignedAsync(http));
+    }
+
+    private static async Task<double> X509SignedAsync(HttpClient http)
+    {
+        var text = await http.GetStringAsync("/metrics").Within();
+        var line = text.Split('\n').Single(l => l.StartsWith("minispire_server_svids_signed_total{svid_type=\"x509\"}", StringComparison.Ordinal));
+        return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task AttestAgent_GarbageCsr_InvalidArgumentAndTheTokenIsNotSpent()
     {
         var token = await _server.GenerateTokenAsync();

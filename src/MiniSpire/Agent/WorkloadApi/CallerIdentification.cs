@@ -7,8 +7,9 @@ using MiniSpire.Agent.Attestation;
 namespace MiniSpire.Agent.WorkloadApi;
 
 /// <summary>
-/// Identifies Workload API callers from their Unix socket: the kernel's peer credentials and the
-/// process start time, both taken when the connection is accepted, then workload attestation per call.
+/// Identifies Workload API callers from their Unix socket: the kernel's peer credentials, the process held
+/// open and its start time, all taken when the connection is accepted, then workload attestation per call
+/// (<see cref="PeerTracker"/>). The process stays held until the connection closes.
 /// </summary>
 internal sealed class CallerIdentification(PeerTracker tracker)
 {
@@ -20,8 +21,10 @@ internal sealed class CallerIdentification(PeerTracker tracker)
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
         if (socket is not null)
         {
-            var credentials = PeerCredentials.Read(socket);
-            connection.Items[ItemKey] = new AcceptedCaller(credentials, tracker.ObserveStartTime(credentials.Pid));
+            using var caller = tracker.Track(PeerCredentials.Read(socket));
+            connection.Items[ItemKey] = caller;
+            await next(connection);
+            return;
         }
 
         await next(connection);
@@ -32,13 +35,11 @@ internal sealed class CallerIdentification(PeerTracker tracker)
     public WorkloadAttestation Attest(ServerCallContext context)
     {
         var items = context.GetHttpContext().Features.Get<IConnectionItemsFeature>()?.Items;
-        if (items is null || !items.TryGetValue(ItemKey, out var value) || value is not AcceptedCaller caller)
+        if (items is null || !items.TryGetValue(ItemKey, out var value) || value is not TrackedCaller caller)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, "workload attestation failed: the caller's peer credentials are unknown"));
         }
 
-        return tracker.Attest(caller.Credentials, caller.StartTime);
+        return tracker.Attest(caller);
     }
-
-    private sealed record AcceptedCaller(PeerCredentials Credentials, ulong? StartTime);
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using MiniSpire.Agent.Attestation;
 using MiniSpire.Agent.Cache;
+using MiniSpire.Platform;
 
 namespace MiniSpire.Agent.WorkloadApi;
 
@@ -35,17 +36,9 @@ internal static class WorkloadApiEndpoint
     /// <summary>Listens on the socket and registers the service; the cache, JWT source and clock come from the caller.</summary>
     public static void AddTo(WebApplicationBuilder builder, WorkloadApiEndpointOptions options)
     {
-        var directory = Path.GetDirectoryName(options.SocketPath);
-        if (!string.IsNullOrEmpty(directory))
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        // A socket file left by a previous run would make the bind fail.
-        if (File.Exists(options.SocketPath))
-        {
-            File.Delete(options.SocketPath);
-        }
+        // Its directory is created 0755 when missing (workloads of every user must reach the socket), never
+        // chmodded when it exists; a socket file left by a previous run, which would make the bind fail, is removed.
+        OwnerOnlyPaths.PrepareSocketDirectory(options.SocketPath, OwnerOnlyPaths.PublicDirectory, "Workload API socket");
 
         var processes = new ProcessInspector();
         var attestor = new UnixWorkloadAttestor(processes, new UserDatabase(), options.DiscoverWorkloadPath);

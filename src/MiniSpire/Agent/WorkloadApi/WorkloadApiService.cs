@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MiniSpire.Agent.Attestation;
 using MiniSpire.Agent.Cache;
@@ -20,13 +21,15 @@ internal interface IJwtSvidSource
 /// <summary>
 /// The SPIFFE Workload API as the SPIRE agent serves it: the security header is required, the caller is
 /// attested from its Unix peer credentials, and it receives the identities of every entry whose
-/// selectors its own include. Streams send a complete snapshot on every relevant cache change.
+/// selectors its own include. Streams send a complete snapshot on every relevant cache change; when the
+/// agent stops they end at once with Unavailable, which clients retry (as SPIRE's agent ends them).
 /// </summary>
 internal sealed partial class WorkloadApiService(
     AgentCache cache,
     CallerIdentification callers,
     IJwtSvidSource jwtSvids,
     TimeProvider time,
+    IHostApplicationLifetime lifetime,
     ILogger<WorkloadApiService> logger) : SpiffeWorkloadAPI.SpiffeWorkloadAPIBase
 {
     private const string SecurityHeaderKey = "workload.spiffe.io";
@@ -242,30 +245,41 @@ internal sealed partial class WorkloadApiService(
 
     /// <summary>
     /// Sends <paramref name="build"/>'s message whenever the cache changes and the message differs from
-    /// the last one sent; null means "nothing to send yet". Ends when the caller goes away.
+    /// the last one sent; null means "nothing to send yet". Ends when the caller goes away, or with
+    /// Unavailable when the agent is stopping (so shutdown never waits for open streams).
     /// </summary>
     private async Task StreamAsync<T>(ServerCallContext context, Func<CacheState, T?> build, IServerStreamWriter<T> stream)
         where T : class, IMessage<T>
     {
         T? last = null;
+        using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, lifetime.ApplicationStopping);
         try
         {
-            while (!context.CancellationToken.IsCancellationRequested)
+            while (!ended.IsCancellationRequested)
             {
                 var state = cache.Current;
                 var message = build(state);
                 if (message is not null && !message.Equals(last))
                 {
-                    await stream.WriteAsync(message, context.CancellationToken);
+                    await stream.WriteAsync(message, ended.Token);
                     last = message;
                 }
 
-                await cache.WaitForChangeAsync(state.Version, context.CancellationToken);
+                await cache.WaitForChangeAsync(state.Version, ended.Token);
             }
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
         {
             // The workload hung up.
+            return;
+        }
+        catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+        }
+
+        if (!context.CancellationToken.IsCancellationRequested)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, "the agent is shutting down"));
         }
     }
 
@@ -280,7 +294,15 @@ internal sealed partial class WorkloadApiService(
         var attestation = callers.Attest(context);
         if (!attestation.Succeeded)
         {
-            LogCallerGone(logger, rpc, attestation.Caller.Pid);
+            if (attestation.Failure == AttestationFailure.CredentialsChanged)
+            {
+                LogCallerCredentialsChanged(logger, rpc, attestation.Caller.Pid, attestation.Caller.Uid, attestation.Caller.Gid);
+            }
+            else
+            {
+                LogCallerGone(logger, rpc, attestation.Caller.Pid);
+            }
+
             throw new RpcException(new Status(StatusCode.Unauthenticated, "could not verify existence of the original caller"));
         }
 
@@ -325,6 +347,9 @@ internal sealed partial class WorkloadApiService(
 
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "The caller of {Rpc} (pid {Pid}) exited or was replaced during attestation")]
     private static partial void LogCallerGone(ILogger logger, string rpc, int pid);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "The caller of {Rpc} (pid {Pid}) no longer runs as uid {Uid} gid {Gid}, the credentials it connected with (it exec'd a setuid or setgid program, or changed its ids); refused")]
+    private static partial void LogCallerCredentialsChanged(ILogger logger, string rpc, int pid, uint uid, uint gid);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "The JWT bundle of {TrustDomain} cannot be used for validation: {Reason}")]
     private static partial void LogUnusableJwtBundle(ILogger logger, string trustDomain, string reason);

@@ -64,19 +64,25 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
             throw;
         }
 
+        // The token is redeemed before anything is signed: a caller without a valid token makes the CA sign
+        // nothing. The SVID is signed inside the redeeming transaction, which a failed signing rolls back.
         var agentId = SpiffeId.FromSegments(_options.TrustDomain, "spire", "agent", JoinTokenAttestor, token);
-        var svid = _ca.SignX509Svid(publicKey, agentId, [], _options.DefaultX509SvidTtl);
+        var agentIdText = agentId.ToString();
         var now = _time.GetUtcNow();
-        var agent = new AgentRecord
+        IssuedX509Svid? svid = null;
+        var outcome = await _store.RedeemJoinTokenAsync(token, now.ToUnixTimeSeconds(), () =>
         {
-            SpiffeId = agentId.ToString(),
-            AttestationType = JoinTokenAttestor,
-            SerialNumber = svid.SerialNumberHex,
-            ExpiresAt = svid.NotAfter.ToUnixTimeSeconds(),
-            CreatedAt = now.ToUnixTimeSeconds(),
-        };
-
-        switch (await _store.RedeemJoinTokenAsync(token, now.ToUnixTimeSeconds(), agent, context.CancellationToken))
+            svid = _ca.SignX509Svid(publicKey, agentId, [], _options.DefaultX509SvidTtl);
+            return new AgentRecord
+            {
+                SpiffeId = agentIdText,
+                AttestationType = JoinTokenAttestor,
+                SerialNumber = svid.SerialNumberHex,
+                ExpiresAt = svid.NotAfter.ToUnixTimeSeconds(),
+                CreatedAt = now.ToUnixTimeSeconds(),
+            };
+        }, context.CancellationToken);
+        switch (outcome)
         {
             case JoinTokenOutcome.NotFound:
                 _metrics?.AttestationFailed(ServerMetrics.UnknownToken);
@@ -86,8 +92,8 @@ internal sealed partial class AgentApiService : Proto.Agent.AgentBase
                 throw Refuse(StatusCode.PermissionDenied, context.Peer, "failed to attest: join token expired");
         }
 
-        LogAgentAttested(agent.SpiffeId, context.Peer);
-        return new AttestAgentResponse { Svid = ProtoMapping.ToSvidProto(agentId, svid), Bundle = ServerBundle() };
+        LogAgentAttested(agentIdText, context.Peer);
+        return new AttestAgentResponse { Svid = ProtoMapping.ToSvidProto(agentId, svid!), Bundle = ServerBundle() };
     }
 
     public override async Task<RenewAgentResponse> RenewAgent(RenewAgentRequest request, ServerCallContext context)

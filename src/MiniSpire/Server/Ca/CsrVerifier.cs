@@ -6,13 +6,17 @@ namespace MiniSpire.Server.Ca;
 
 /// <summary>
 /// Checks a PKCS#10 certificate signing request (RFC 2986) and returns its public key, the only part of it
-/// an SVID uses. The request's signature proves its sender holds the private key.
+/// an SVID uses. The request's signature proves its sender holds the private key. Only the keys SPIRE's
+/// policy allows are signed for: RSA of at least 2048 bits, or EC on P-256 or P-384.
 /// </summary>
 internal static class CsrVerifier
 {
     private const string EcdsaWithSha256 = "1.2.840.10045.4.3.2";
     private const string EcPublicKey = "1.2.840.10045.2.1";
     private const string RsaEncryption = "1.2.840.113549.1.1.1";
+    private const string P256 = "1.2.840.10045.3.1.7";
+    private const string P384 = "1.3.132.0.34";
+    private const int MinimumRsaBits = 2048;
 
     /// <summary>Reads a DER CSR and verifies its signature; throws <see cref="CryptographicException"/> saying what is wrong.</summary>
     public static PublicKey ReadVerifiedPublicKey(byte[] csrDer)
@@ -27,13 +31,66 @@ internal static class CsrVerifier
         // a second time, which on OpenSSL 3 costs as much as the verification itself.
         var key = TryReadEcdsaSha256(csrDer, out var info, out var signature, out var spki)
             ? VerifyEcdsaSha256(info, signature, spki)
-            : CertificateRequest.LoadSigningRequest(csrDer, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.Default).PublicKey;
-        if (key.Oid.Value is not (EcPublicKey or RsaEncryption))
+            : LoadSigningRequest(csrDer).PublicKey;
+        switch (key.Oid.Value)
         {
-            throw new CryptographicException($"the CSR's key type {key.Oid.Value} is not supported (EC or RSA)");
+            case EcPublicKey:
+                RequireAllowedCurve(key);
+                break;
+            case RsaEncryption:
+                RequireRsaSize(key);
+                break;
+            default:
+                throw new CryptographicException($"the CSR's key type {key.Oid.Value} is not supported (EC P-256 or P-384, or RSA of at least {MinimumRsaBits} bits)");
         }
 
         return key;
+    }
+
+    /// <summary>
+    /// The general path. A CSR .NET cannot handle (a DSA key, an unknown signature algorithm) may surface as
+    /// another exception type: every one of them is a refusal of this CSR, never a failure of the whole call.
+    /// </summary>
+    private static CertificateRequest LoadSigningRequest(byte[] csrDer)
+    {
+        try
+        {
+            return CertificateRequest.LoadSigningRequest(csrDer, HashAlgorithmName.SHA256, CertificateRequestLoadOptions.Default);
+        }
+        catch (Exception e) when (e is not CryptographicException and (ArgumentException or NotSupportedException or FormatException or AsnContentException or InvalidOperationException))
+        {
+            throw new CryptographicException($"the CSR cannot be read: {e.Message}", e);
+        }
+    }
+
+    private static void RequireAllowedCurve(PublicKey key)
+    {
+        string? curve;
+        try
+        {
+            // The parameters of an EC key are the curve's OID when it is a named curve (RFC 5480).
+            curve = key.EncodedParameters is { RawData: { Length: > 0 } parameters }
+                ? new AsnReader(parameters, AsnEncodingRules.DER).ReadObjectIdentifier()
+                : null;
+        }
+        catch (AsnContentException)
+        {
+            curve = null;
+        }
+
+        if (curve is not (P256 or P384))
+        {
+            throw new CryptographicException($"the CSR's EC key is on curve {curve ?? "(explicit parameters)"}; only P-256 ({P256}) and P-384 ({P384}) are allowed");
+        }
+    }
+
+    private static void RequireRsaSize(PublicKey key)
+    {
+        using var rsa = key.GetRSAPublicKey() ?? throw new CryptographicException("the CSR's RSA key cannot be read");
+        if (rsa.KeySize < MinimumRsaBits)
+        {
+            throw new CryptographicException($"the CSR's RSA key has {rsa.KeySize} bits; at least {MinimumRsaBits} are required");
+        }
     }
 
     /// <summary>

@@ -65,15 +65,31 @@ internal sealed class SqliteDataStore
 
     public string DatabasePath { get; private init; } = string.Empty;
 
-    /// <summary>Opens (creating when needed) <c>datastore.sqlite3</c> in <paramref name="dataDir"/> (made 0700).</summary>
+    /// <summary>
+    /// Opens (creating when needed) <c>datastore.sqlite3</c> in <paramref name="dataDir"/> (created 0700 when
+    /// missing; the server checks an existing one first, see <see cref="Platform.OwnerOnlyPaths"/>). The
+    /// database file is created 0600 before SQLite opens it, so its <c>-wal</c> and <c>-shm</c> files, which
+    /// SQLite creates with the database's mode, are 0600 from their first byte too: the CA keys are in the WAL.
+    /// </summary>
     public static SqliteDataStore Open(string dataDir)
     {
         if (!Directory.Exists(dataDir))
         {
-            Directory.CreateDirectory(dataDir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Directory.CreateDirectory(dataDir, Platform.OwnerOnlyPaths.OwnerOnlyDirectory);
         }
 
         var path = Path.Combine(dataDir, "datastore.sqlite3");
+        if (!File.Exists(path))
+        {
+            using var created = new FileStream(path, new FileStreamOptions
+            {
+                Mode = FileMode.OpenOrCreate,
+                Access = FileAccess.Write,
+                UnixCreateMode = Platform.OwnerOnlyPaths.OwnerOnlyFile,
+            });
+        }
+
+        File.SetUnixFileMode(path, Platform.OwnerOnlyPaths.OwnerOnlyFile);
         var builder = new SqliteConnectionStringBuilder
         {
             DataSource = path,
@@ -95,7 +111,6 @@ internal sealed class SqliteDataStore
             create.ExecuteNonQuery();
         }
 
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return store;
     }
 
@@ -214,7 +229,11 @@ internal sealed class SqliteDataStore
     /// Spends a join token and records the agent attested with it, in one transaction: a token is used at most
     /// once, and an agent exists only if its token was spent.
     /// </summary>
-    public async Task<JoinTokenOutcome> RedeemJoinTokenAsync(string token, long now, AgentRecord agent, CancellationToken ct = default)
+    /// <summary>
+    /// Spends <paramref name="token"/> and, only when it was valid, calls <paramref name="attest"/> (which signs
+    /// the agent's SVID) and stores the agent it returns, all in one transaction.
+    /// </summary>
+    public async Task<JoinTokenOutcome> RedeemJoinTokenAsync(string token, long now, Func<AgentRecord> attest, CancellationToken ct = default)
     {
         await using var connection = OpenConnection();
         await using var tx = connection.BeginTransaction();
@@ -246,7 +265,7 @@ internal sealed class SqliteDataStore
             return JoinTokenOutcome.Expired;
         }
 
-        await UpsertAgentAsync(connection, tx, agent, ct);
+        await UpsertAgentAsync(connection, tx, attest(), ct);
         await tx.CommitAsync(ct);
         return JoinTokenOutcome.Redeemed;
     }
