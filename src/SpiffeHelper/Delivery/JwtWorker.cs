@@ -366,19 +366,19 @@ internal sealed partial class JwtWorker
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "Wrote the JWT-SVID of {SpiffeId} for audience {Audience} to {File} (expires {Expiry})")]
+        [LoggerMessage(EventId = 321, Level = LogLevel.Information, Message = "Wrote the JWT-SVID of {SpiffeId} for audience {Audience} to {File} (expires {Expiry})")]
         public static partial void SvidWritten(ILogger logger, SpiffeId spiffeId, string audience, string file, DateTimeOffset expiry);
 
-        [LoggerMessage(EventId = 302, Level = LogLevel.Error, Message = "The JWT-SVID for audience {Audience} was not written to {File}: {Reason}; the previous file is unchanged; retrying")]
+        [LoggerMessage(EventId = 322, Level = LogLevel.Error, Message = "The JWT-SVID for audience {Audience} was not written to {File}: {Reason}; the previous file is unchanged; retrying")]
         public static partial void SvidFailed(ILogger logger, string audience, string file, string reason);
 
-        [LoggerMessage(EventId = 303, Level = LogLevel.Information, Message = "Wrote the JWT bundle to {File}")]
+        [LoggerMessage(EventId = 323, Level = LogLevel.Information, Message = "Wrote the JWT bundle to {File}")]
         public static partial void BundleWritten(ILogger logger, string file);
 
-        [LoggerMessage(EventId = 304, Level = LogLevel.Error, Message = "The JWT bundle was not written to {File}: {Reason}; the previous file is unchanged")]
+        [LoggerMessage(EventId = 324, Level = LogLevel.Error, Message = "The JWT bundle was not written to {File}: {Reason}; the previous file is unchanged")]
         public static partial void BundleFailed(ILogger logger, string file, string reason);
 
-        [LoggerMessage(EventId = 305, Level = LogLevel.Critical, Message = "The Workload API at {Address} refused a JWT request for good ({StatusCode}: {Detail}); check that agent_address points at a SPIFFE Workload API (a SPIRE agent's socket)")]
+        [LoggerMessage(EventId = 325, Level = LogLevel.Critical, Message = "The Workload API at {Address} refused a JWT request for good ({StatusCode}: {Detail}); check that agent_address points at a SPIFFE Workload API (a SPIRE agent's socket)")]
         public static partial void Fatal(ILogger logger, string address, StatusCode statusCode, string detail);
     }
 }

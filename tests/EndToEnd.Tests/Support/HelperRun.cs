@@ -77,6 +77,27 @@ internal sealed class HelperRun : IAsyncDisposable
         return new HelperRun(Process.Start(info) ?? throw new InvalidOperationException("spiffe-helper did not start"), healthPort);
     }
 
+    /// <summary>Starts the helper in daemon mode with a config file the caller wrote, whose health listener is on <paramref name="healthPort"/>.</summary>
+    public static HelperRun StartWithConfig(string config, int healthPort)
+    {
+        var info = new ProcessStartInfo(PublishedHelperBinary.Get()) { ArgumentList = { "-config", config } };
+        info.RedirectStandardOutput = true;
+        info.RedirectStandardError = true;
+        return new HelperRun(Process.Start(info) ?? throw new InvalidOperationException("spiffe-helper did not start"), healthPort);
+    }
+
+    /// <summary>Sends SIGTERM, as the kubelet does, and returns the exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        return _process.ExitCode;
+    }
+
     /// <summary>GET /ready: the status code and body, or 0 and the error when the listener does not answer.</summary>
     public async Task<(int Status, string Body)> ReadinessAsync()
     {

@@ -110,7 +110,7 @@ public sealed class HardeningTests : IAsyncLifetime, IDisposable
             var (status, body) = await GetAsync(http, "/ready");
             Assert.Equal(HttpStatusCode.OK, status);
             using var json = JsonDocument.Parse(body);
-            var refused = json.RootElement.GetProperty("last_refused_update");
+            var refused = json.RootElement.GetProperty("spiffe_helper").GetProperty("last_refused_update");
             Assert.Equal(reason, refused.GetProperty("reason").GetString());
             Assert.Contains("was not written", refused.GetProperty("message").GetString(), StringComparison.Ordinal);
             Assert.True(Holds(helper.PathOf("svid.pem"), good), "the valid files stay");
