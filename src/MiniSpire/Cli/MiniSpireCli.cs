@@ -36,14 +36,10 @@ internal static class MiniSpireCli
     }
 
     /// <summary>The whole command tree; public so the tests can walk it.</summary>
-    public static RootCommand Build()
+    public static Command Build()
     {
-        var root = new RootCommand("MiniSpire: a small SPIRE server and agent, with spire-server's and spire-agent's commands and flags.");
-        foreach (var option in root.Options.Where(o => o is HelpOption or VersionOption).ToList())
-        {
-            root.Options.Remove(option);
-        }
-
+        // Named "minispire" whatever the process is (a test host, `dotnet minispire.dll`), so help says what to type.
+        var root = new Command("minispire", "MiniSpire: a small SPIRE server and agent, with spire-server's and spire-agent's commands and flags.");
         root.Options.Add(new HelpOption("-h", "-help", "--help"));
         var version = new Option<bool>("-version", "--version") { Description = "Print the version and exit" };
         root.Options.Add(version);
