@@ -85,7 +85,8 @@ admin_socket_path = "$work/agent/private/admin.sock"
 data_dir = "$work/agent-data"
 trust_bundle_path = "$work/bootstrap-bundle.pem"
 sync_interval = "2s"
-log_level = "INFO"
+# DEBUG: the agent logs each caller's selectors ("PID attested to have selectors"), as lab 4 reads them.
+log_level = "DEBUG"
 EOF
 
 say "Starting the MiniSpire agent as $agent_id (Workload API: $agent_socket, log: $logs/agent.log)"
