@@ -14,7 +14,8 @@ public sealed class CourseLabTests : IAsyncLifetime
 
     private LocalMiniSpire _stack = null!;
 
-    public async Task InitializeAsync() => _stack = await LocalMiniSpire.StartAsync(MiniSpireDll);
+    // The agent at DEBUG, as the quickstart's: lab 4 reads the selectors it logs for each caller.
+    public async Task InitializeAsync() => _stack = await LocalMiniSpire.StartAsync(MiniSpireDll, agentLogLevel: "DEBUG");
 
     public async Task DisposeAsync() => await _stack.DisposeAsync();
 
@@ -109,49 +110,45 @@ public sealed class CourseLabTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// Lab 4: a wrong selector. The helper reports PermissionDenied and is not ready; the agent's log and
-    /// <c>minispire agent attest</c> name the selector the process lacks; fixing the entry lets the running
-    /// helper get its SVID by itself, without a restart.
+    /// Lab 3 as examples/labs/README.md writes it (its shell blocks, run as they are): nginx started by the helper
+    /// serves an SVID with the entry's DNS SAN, a curl loop gets 200 through the rotations, nginx keeps its pid.
     /// </summary>
     [Fact]
-    public async Task Lab4_WrongSelector_PermissionDeniedAndNotReady_AgentNamesTheMissingSelector_FixingTheEntryRecovers()
+    public async Task Lab3_FromTheReadme_NginxServesThroughRotationsWithoutRestart()
     {
-        const string id = "spiffe://example.org/misconfigured";
-        var uid = Identity.Uid();
-        var wrongUid = (int.Parse(uid, System.Globalization.CultureInfo.InvariantCulture) + 4242).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var entryId = await _stack.CreateEntryAsync(id, "-selector", $"unix:uid:{wrongUid}");
-        var certs = Path.Combine(_stack.Root, "certs");
-        await using var helper = await HelperRun.StartAsync(_stack.Root, _stack.AgentSocket, certs);
+        var run = await LabReadme.RunAsync(_stack, "Lab 3", TimeSpan.FromMinutes(4));
 
-        await Eventually.HoldsAsync(
-            async () => await helper.ReadinessAsync() is (503, var body) && body.Contains("PermissionDenied", StringComparison.Ordinal),
-            Timeout,
-            () => $"readiness {helper.ReadinessAsync().Result}\n{helper.Output}");
-        Assert.Contains("PermissionDenied", helper.Output, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(certs, "svid.pem")));
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var samples = System.Text.RegularExpressions.Regex.Matches(run.StandardOutput, @"(?m)^\d\d:\d\d:\d\d (\d{3}) serial=([0-9A-F]+)$");
+        Assert.True(samples.Count >= 75, $"{samples.Count} samples\n{run}");
+        Assert.All(samples, m => Assert.Equal("200", m.Groups[1].Value));
+        var serials = samples.Select(m => m.Groups[2].Value).Distinct().ToList();
+        Assert.True(serials.Count >= 2, $"no rotation while serving: {string.Join(", ", serials)}\n{run}");
+        var pids = System.Text.RegularExpressions.Regex.Match(run.StandardOutput, @"nginx pid before: (\d+), after: (\d+)");
+        Assert.True(pids.Success, run.ToString());
+        Assert.Equal(pids.Groups[1].Value, pids.Groups[2].Value);
+    }
 
-        // The agent's log names the caller's selectors and what the nearest entry lacks.
-        await Eventually.HoldsAsync(
-            () => Task.FromResult(_stack.Output.Contains($"lacks unix:uid:{wrongUid}", StringComparison.Ordinal)),
-            Timeout,
-            () => _stack.Output);
-        Assert.Contains("No registration entry matches the caller", _stack.Output, StringComparison.Ordinal);
+    /// <summary>
+    /// Lab 4 as examples/labs/README.md writes it: the SPIRE way first (the agent's DEBUG log of the caller's
+    /// selectors, <c>entry show -selector</c>, <c>api fetch</c> as the workload's user), the fix with SPIRE's
+    /// whole-entry <c>entry update</c>, the running helper recovering, then MiniSpire's <c>agent attest</c>.
+    /// </summary>
+    [Fact]
+    public async Task Lab4_FromTheReadme_SpireWayFindsTheTypo_EntryUpdateFixesIt_HelperRecoversWithoutRestart()
+    {
+        var run = await LabReadme.RunAsync(_stack, "Lab 4", TimeSpan.FromMinutes(3));
+        var output = run.StandardOutput;
 
-        var attest = await _stack.MiniSpireAsync("agent", "attest", "-pid", helper.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), "-socketPath", _stack.AgentAdminSocket);
-        Assert.True(attest.ExitCode == 0, attest.ToString());
-        Assert.Contains($"unix:uid:{uid}", attest.StandardOutput, StringComparison.Ordinal);
-        Assert.Contains("Matching entries: none", attest.StandardOutput, StringComparison.Ordinal);
-        Assert.Contains($"{entryId}  {id}  missing: unix:uid:{wrongUid}", attest.StandardOutput, StringComparison.Ordinal);
-
-        var fixedEntry = await _stack.ServerCliAsync("entry", "update", "-entryID", entryId, "-selector", $"unix:uid:{uid}");
-        Assert.True(fixedEntry.ExitCode == 0, fixedEntry.ToString());
-
-        await Eventually.HoldsAsync(
-            async () => (await helper.ReadinessAsync()).Status == 200,
-            Timeout,
-            () => $"readiness {helper.ReadinessAsync().Result}\n{helper.Output}");
-        await Openssl.AssertChainAndKeyAsync(certs, id);
-        Assert.False(helper.HasExited, "the helper was meant to recover without a restart");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("PermissionDenied", output, StringComparison.Ordinal);
+        Assert.Matches(@"PID attested to have selectors: pid \d+, selectors \[[^\]]*unix:user:daemon", output);
+        Assert.Contains("Found 0 entries", output, StringComparison.Ordinal);
+        Assert.Contains("Selector         : unix:user:deamon", output, StringComparison.Ordinal);
+        Assert.Contains("exit code 1", output, StringComparison.Ordinal);
+        Assert.Contains("Selector         : unix:user:daemon", output, StringComparison.Ordinal);
+        Assert.Matches(@"Matching entries:\s+\S+  spiffe://example.org/misconfigured", output);
+        Assert.Contains("PermissionDenied", run.StandardError + output, StringComparison.Ordinal);
     }
 
     private static DateTimeOffset ParseOpensslDate(string notAfter) =>

@@ -64,7 +64,8 @@ public sealed class LocalMiniSpire : IAsyncDisposable
     /// syncs every <paramref name="agentSyncInterval"/> (a duration such as "1s" or "100ms").
     /// </summary>
     /// <param name="prepareRoot">Runs on the fresh root directory before anything starts (e.g. to pre-create data directories).</param>
-    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null, string agentSyncInterval = "1s", bool prometheus = false, Action<string>? prepareRoot = null)
+    /// <remarks>The server's and the agent's output also go to <c>logs/server.log</c> and <c>logs/agent.log</c> under <see cref="Root"/>, as the quickstart's.</remarks>
+    public static async Task<LocalMiniSpire> StartAsync(string minispireDll, string? defaultX509SvidTtl = null, string agentSyncInterval = "1s", bool prometheus = false, Action<string>? prepareRoot = null, string agentLogLevel = "WARN")
     {
         var root = Path.Combine(Path.GetTempPath(), "stack-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(root);
@@ -107,7 +108,7 @@ public sealed class LocalMiniSpire : IAsyncDisposable
                 data_dir = "{stack.AgentDataDir}"
                 trust_bundle_path = "{Path.Combine(root, "bootstrap.pem")}"
                 sync_interval = "{agentSyncInterval}"
-                log_level = "WARN"
+                log_level = "{agentLogLevel}"
                 {(prometheus ? $"[agent.telemetry.prometheus]\nport = {stack.AgentMetricsPort}" : string.Empty)}
                 """);
             await stack.StartAgentAsync(token);
@@ -241,6 +242,11 @@ public sealed class LocalMiniSpire : IAsyncDisposable
             lock (_output)
             {
                 _output.Append(who).Append(": ").AppendLine(line);
+                if (who is "server" or "agent")
+                {
+                    Directory.CreateDirectory(Path.Combine(Root, "logs"));
+                    File.AppendAllText(Path.Combine(Root, "logs", who + ".log"), line + Environment.NewLine);
+                }
             }
         }
     }

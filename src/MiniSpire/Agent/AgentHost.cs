@@ -35,12 +35,7 @@ internal static class AgentHost
         builder.Logging.AddFilter("Grpc", LogLevel.Warning);
         if (configureLogging is null)
         {
-            builder.Logging.AddSimpleConsole(console =>
-            {
-                console.SingleLine = true;
-                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                console.UseUtcTimestamp = true;
-            });
+            builder.Logging.AddMiniSpireConsole(options.JsonLogs);
         }
         else
         {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -7,148 +8,177 @@ using Spiffe.X509;
 
 namespace MiniSpire.Cli;
 
-/// <summary><c>minispire server bundle show|set|list</c>.</summary>
+/// <summary><c>minispire server bundle show|list|count|set|delete</c>, as <c>spire-server bundle ...</c>.</summary>
 internal static class BundleCommands
 {
-    public static Task<int> RunAsync(string verb, IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken ct) => verb switch
+    public static Command Build()
     {
-        "show" => ShowAsync(args, stdout, ct),
-        "set" => SetAsync(args, stdout, ct),
-        "list" => ListAsync(args, stdout, ct),
-        "delete" => DeleteAsync(args, stdout, ct),
-        _ => throw new CliException($"unknown bundle command \"{verb}\" (show, set, list, delete)"),
-    };
-
-    private static async Task<int> ShowAsync(IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
-    {
-        var flags = CommandSupport.NewFlags("bundle show", output: true).String("format", "The format to show the bundle (pem, spiffe); default: pem");
-        CommandSupport.ParseOrThrow(flags, args);
-        var format = Format(flags);
-        var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
-        using var _ = channel;
-        var bundle = await client.GetBundleAsync(new GetServerBundleRequest(), cancellationToken: ct);
-        await stdout.WriteAsync(Render(bundle, format, CommandSupport.WantsJson(flags)));
-        return 0;
+        var bundle = new Command("bundle", "The server's trust bundle and federated bundles");
+        bundle.Subcommands.Add(Show());
+        bundle.Subcommands.Add(List());
+        bundle.Subcommands.Add(Count());
+        bundle.Subcommands.Add(Set());
+        bundle.Subcommands.Add(Delete());
+        return bundle;
     }
 
-    private static async Task<int> ListAsync(IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
+    private static Option<string> FormatOption(string description) =>
+        CommandSupport.String("-format", description, "pem").AcceptOnlyFromAmong("pem", "spiffe");
+
+    private static Command Show()
     {
-        var flags = CommandSupport.NewFlags("bundle list", output: true)
-            .String("format", "The format to list federated bundles (pem, spiffe); default: pem")
-            .String("id", "The trust domain SPIFFE ID of the bundle to show; all when absent");
-        CommandSupport.ParseOrThrow(flags, args);
-        var format = Format(flags);
-        var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
-        using var _ = channel;
-        var response = await client.ListFederatedBundlesAsync(new ListFederatedBundlesRequest(), cancellationToken: ct);
-        var wanted = flags.GetString("id") is { } id ? Server.Api.ProtoMapping.NormalizeTrustDomain(id) : null;
-        var bundles = response.Bundles.Where(b => wanted is null || b.TrustDomain == wanted).ToList();
-        if (CommandSupport.WantsJson(flags))
+        var socket = CommandSupport.ServerSocket();
+        var output = CommandSupport.Output();
+        var format = FormatOption("The format to show the bundle (only pretty output format supports this flag). Either \"pem\" or \"spiffe\".");
+        var command = CommandSupport.Command("show", "Prints server CA bundle to stdout", socket, output, format);
+        command.SetRun(r => new Endpoint("server", r.GetValue(socket)!), async (result, stdout, stderr, ct) =>
         {
-            var filtered = new ListFederatedBundlesResponse();
-            filtered.Bundles.AddRange(bundles);
-            await stdout.WriteLineAsync(CommandSupport.ToJson(filtered));
-            return 0;
-        }
-
-        var text = new StringBuilder();
-        foreach (var bundle in bundles)
-        {
-            text.AppendLine("****************************************");
-            text.Append("* spiffe://").AppendLine(bundle.TrustDomain);
-            text.AppendLine("****************************************");
-            text.AppendLine(Render(bundle, format, json: false));
-        }
-
-        await stdout.WriteAsync(text.ToString());
-        return 0;
+            var (channel, client) = AdminClient.Connect(result.GetValue(socket)!);
+            using var _ = channel;
+            var bundle = await client.GetBundleAsync(new GetServerBundleRequest(), cancellationToken: ct);
+            await stdout.WriteAsync(Render(bundle, result.GetValue(format)!, CommandSupport.WantsJson(result, output)));
+            return ExitCodes.Success;
+        });
+        return command;
     }
 
-    private static async Task<int> SetAsync(IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
+    private static Command List()
     {
-        var flags = CommandSupport.NewFlags("bundle set", output: false)
-            .String("id", "SPIFFE ID of the trust domain")
-            .String("path", "Path to the bundle data")
-            .String("format", "The format of the bundle data (pem, spiffe); default: pem");
-        CommandSupport.ParseOrThrow(flags, args);
-        var errors = new List<string>();
-        var id = flags.GetString("id");
-        var path = flags.GetString("path");
-        if (string.IsNullOrEmpty(id))
+        var socket = CommandSupport.ServerSocket();
+        var output = CommandSupport.Output();
+        var format = FormatOption("The format to list federated bundles (only pretty output format supports this flag). Either \"pem\" or \"spiffe\".");
+        var id = CommandSupport.String("-id", "SPIFFE ID of the trust domain");
+        var command = CommandSupport.Command("list", "Lists federated bundle data", socket, output, format, id);
+        command.SetRun(r => new Endpoint("server", r.GetValue(socket)!), async (result, stdout, stderr, ct) =>
         {
-            errors.Add("-id: is required");
-        }
-
-        if (string.IsNullOrEmpty(path))
-        {
-            errors.Add("-path: is required");
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new CliException(string.Join("; ", errors));
-        }
-
-        var format = Format(flags);
-        string text;
-        try
-        {
-            text = await File.ReadAllTextAsync(path!, ct);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"-path: cannot read \"{path}\": {e.Message}", e);
-        }
-
-        Bundle bundle;
-        try
-        {
-            if (format == "spiffe")
+            var (channel, client) = AdminClient.Connect(result.GetValue(socket)!);
+            using var _ = channel;
+            var response = await client.ListFederatedBundlesAsync(new ListFederatedBundlesRequest(), cancellationToken: ct);
+            var wanted = result.GetValue(id) is { } trustDomain ? Server.Api.ProtoMapping.NormalizeTrustDomain(trustDomain) : null;
+            var bundles = response.Bundles.Where(b => wanted is null || b.TrustDomain == wanted).ToList();
+            if (wanted is not null && bundles.Count == 0)
             {
-                bundle = SpiffeBundleFormat.Read(text);
+                throw new CliException($"no federated bundle for trust domain \"{wanted}\"", ExitCodes.NotFound);
             }
-            else
+
+            if (CommandSupport.WantsJson(result, output))
             {
-                bundle = new Bundle();
-                bundle.X509Authorities.AddRange(Pem.DecodeCertificates(text).Select(c => ByteString.CopyFrom(c.RawData)));
+                var filtered = new ListFederatedBundlesResponse();
+                filtered.Bundles.AddRange(bundles);
+                await stdout.WriteLineAsync(CommandSupport.ToJson(filtered));
+                return ExitCodes.Success;
             }
-        }
-        catch (Exception e) when (e is FormatException or CryptographicException or System.Text.Json.JsonException or ArgumentException)
-        {
-            throw new CliException($"-path: \"{path}\" is not a {format} bundle: {e.Message}", e);
-        }
 
-        bundle.TrustDomain = Server.Api.ProtoMapping.NormalizeTrustDomain(id!);
-        var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
-        using var _ = channel;
-        await client.SetFederatedBundleAsync(bundle, cancellationToken: ct);
-        await stdout.WriteLineAsync("bundle set.");
-        return 0;
+            var text = new StringBuilder();
+            foreach (var bundle in bundles)
+            {
+                text.AppendLine("****************************************");
+                text.Append("* spiffe://").AppendLine(bundle.TrustDomain);
+                text.AppendLine("****************************************");
+                text.AppendLine(Render(bundle, result.GetValue(format)!, json: false));
+            }
+
+            await stdout.WriteAsync(text.ToString());
+            return ExitCodes.Success;
+        });
+        return command;
     }
 
-    private static async Task<int> DeleteAsync(IReadOnlyList<string> args, TextWriter stdout, CancellationToken ct)
+    private static Command Count()
     {
-        var flags = CommandSupport.NewFlags("bundle delete", output: false).String("id", "SPIFFE ID of the trust domain");
-        CommandSupport.ParseOrThrow(flags, args);
-        var id = flags.GetString("id");
-        if (string.IsNullOrEmpty(id))
+        var socket = CommandSupport.ServerSocket();
+        var output = CommandSupport.Output();
+        var command = CommandSupport.Command("count", "Count bundles (the server's own and the federated ones)", socket, output);
+        command.SetRun(r => new Endpoint("server", r.GetValue(socket)!), async (result, stdout, stderr, ct) =>
         {
-            throw new CliException("-id: is required");
-        }
-
-        var (channel, client) = AdminClient.Connect(CommandSupport.SocketPath(flags));
-        using var _ = channel;
-        await client.DeleteFederatedBundleAsync(new DeleteFederatedBundleRequest { TrustDomain = id }, cancellationToken: ct);
-        await stdout.WriteLineAsync("bundle deleted.");
-        return 0;
+            var (channel, client) = AdminClient.Connect(result.GetValue(socket)!);
+            using var _ = channel;
+            // As SPIRE's CountBundles: every bundle the datastore holds, the server's own included.
+            var count = (await client.ListFederatedBundlesAsync(new ListFederatedBundlesRequest(), cancellationToken: ct)).Bundles.Count + 1;
+            await stdout.WriteLineAsync(CommandSupport.WantsJson(result, output) ? $"{{\"count\": {count}}}" : CommandSupport.Count(count, string.Empty, "bundle", "bundles"));
+            return ExitCodes.Success;
+        });
+        return command;
     }
 
-    private static string Format(FlagSet flags) => flags.GetString("format") switch
+    private static Command Set()
     {
-        null or "pem" => "pem",
-        "spiffe" => "spiffe",
-        var other => throw new CliException($"-format: unknown format \"{other}\" (pem, spiffe)"),
-    };
+        var socket = CommandSupport.ServerSocket();
+        var id = CommandSupport.String("-id", "SPIFFE ID of the trust domain");
+        var path = CommandSupport.String("-path", "Path to the bundle data");
+        var format = FormatOption("The format of the bundle data. Either \"pem\" or \"spiffe\".");
+        var command = CommandSupport.Command("set", "Creates or updates federated bundle data", socket, id, path, format);
+        command.SetRun(r => new Endpoint("server", r.GetValue(socket)!), async (result, stdout, stderr, ct) =>
+        {
+            var errors = new List<string>();
+            var trustDomain = result.GetValue(id);
+            var file = result.GetValue(path);
+            if (string.IsNullOrEmpty(trustDomain))
+            {
+                errors.Add("-id: is required");
+            }
+
+            if (string.IsNullOrEmpty(file))
+            {
+                errors.Add("-path: is required");
+            }
+
+            CommandSupport.ThrowIfAny(errors);
+            var bundleFormat = result.GetValue(format)!;
+            string text;
+            try
+            {
+                text = await File.ReadAllTextAsync(file!, ct);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"-path: cannot read \"{file}\": {e.Message}", e);
+            }
+
+            Bundle bundle;
+            try
+            {
+                if (bundleFormat == "spiffe")
+                {
+                    bundle = SpiffeBundleFormat.Read(text);
+                }
+                else
+                {
+                    bundle = new Bundle();
+                    bundle.X509Authorities.AddRange(Pem.DecodeCertificates(text).Select(c => ByteString.CopyFrom(c.RawData)));
+                }
+            }
+            catch (Exception e) when (e is FormatException or CryptographicException or System.Text.Json.JsonException or ArgumentException)
+            {
+                throw new CliException($"-path: \"{file}\" is not a {bundleFormat} bundle: {e.Message}", e);
+            }
+
+            bundle.TrustDomain = Server.Api.ProtoMapping.NormalizeTrustDomain(trustDomain!);
+            var (channel, client) = AdminClient.Connect(result.GetValue(socket)!);
+            using var _ = channel;
+            await client.SetFederatedBundleAsync(bundle, cancellationToken: ct);
+            await stdout.WriteLineAsync("bundle set.");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    private static Command Delete()
+    {
+        var socket = CommandSupport.ServerSocket();
+        var id = CommandSupport.String("-id", "SPIFFE ID of the trust domain");
+        var command = CommandSupport.Command("delete", "Deletes federated bundle data", socket, id);
+        command.SetRun(r => new Endpoint("server", r.GetValue(socket)!), async (result, stdout, stderr, ct) =>
+        {
+            var trustDomain = CommandSupport.Required(result, id);
+            var (channel, client) = AdminClient.Connect(result.GetValue(socket)!);
+            using var _ = channel;
+            await client.DeleteFederatedBundleAsync(new DeleteFederatedBundleRequest { TrustDomain = trustDomain }, cancellationToken: ct);
+            await stdout.WriteLineAsync("bundle deleted.");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
 
     private static string Render(Bundle bundle, string format, bool json)
     {

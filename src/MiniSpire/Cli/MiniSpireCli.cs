@@ -1,122 +1,86 @@
-using Grpc.Core;
-using MiniSpire.Config;
-using MiniSpire.Server;
-using Spiffe.Transport;
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.Reflection;
 
 namespace MiniSpire.Cli;
 
 /// <summary>
-/// The <c>minispire</c> command line: <c>minispire server run|token|entry|bundle|agent|healthcheck</c>, with
-/// SPIRE's spelling of commands and flags. Thin: parsing and printing; the work is done by the server.
+/// The <c>minispire</c> command line: <c>minispire server ...</c> as <c>spire-server ...</c> and
+/// <c>minispire agent ...</c> as <c>spire-agent ...</c>, with SPIRE's commands, flags and defaults, parsed by
+/// System.CommandLine with Go's single-dash flag names. Thin: parsing and printing; the work is done by the
+/// server and the agent.
 /// </summary>
 internal static class MiniSpireCli
 {
+    private static readonly ParserConfiguration Parsing = new() { EnablePosixBundling = false, ResponseFileTokenReplacer = null };
+
     public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
     {
-        if (args.Length >= 1 && args[0] == "agent")
+        var root = Build();
+        var result = root.Parse(args, Parsing);
+        var invocation = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
+        if (result.Errors.Count > 0 && result.Action is not HelpAction)
         {
-            try
+            // Go's flag package names the command and prints its flags; so do we, on stderr, with a usage exit code.
+            var path = CommandPath(result.CommandResult);
+            foreach (var error in result.Errors)
             {
-                return await AgentCommands.RunAsync(args[1..], stdout, stderr, ct);
+                await stderr.WriteLineAsync($"Error: {string.Join(' ', ["minispire", .. path])}: {error.Message}");
             }
-            catch (CliException e)
-            {
-                await stderr.WriteLineAsync("Error: " + e.Message);
-                return 1;
-            }
+
+            await root.Parse([.. path, "-h"], Parsing).InvokeAsync(new InvocationConfiguration { Output = stderr, Error = stderr }, ct);
+            return ExitCodes.UsageOrConfig;
         }
 
-        if (args.Length < 2 || args[0] != "server")
-        {
-            await stderr.WriteLineAsync(Usage);
-            return 1;
-        }
-
-        var rest = args.Skip(2).ToList();
-        try
-        {
-            return args[1] switch
-            {
-                "run" => await RunServerAsync(rest, stdout, stderr, ct),
-                "healthcheck" => await ServerCommands.HealthcheckAsync(rest, stdout, stderr, ct),
-                "token" when rest.Count > 0 && rest[0] == "generate" => await ServerCommands.TokenGenerateAsync(rest[1..], stdout, stderr, ct),
-                "entry" when rest.Count > 0 => await EntryCommands.RunAsync(rest[0], rest[1..], stdout, stderr, ct),
-                "bundle" when rest.Count > 0 => await BundleCommands.RunAsync(rest[0], rest[1..], stdout, stderr, ct),
-                "agent" when rest.Count > 0 => await ServerCommands.AgentAsync(rest[0], rest[1..], stdout, stderr, ct),
-                _ => await UnknownAsync(stderr),
-            };
-        }
-        catch (RpcException e)
-        {
-            await stderr.WriteLineAsync(SocketConnectException.Find(e) is { } connect ? "Error: " + connect.Message
-                : e.StatusCode == StatusCode.Unavailable ? $"Error: the server is unreachable on its admin socket: {e.Status.Detail}"
-                : $"Error: {e.StatusCode}: {e.Status.Detail}");
-            return 1;
-        }
-        catch (CliException e)
-        {
-            await stderr.WriteLineAsync("Error: " + e.Message);
-            return 1;
-        }
+        return await result.InvokeAsync(invocation, ct);
     }
 
-    private const string Usage = """
-        Usage: minispire server <command> [flags]
-        Commands:
-          run -config <file>
-          healthcheck
-          token generate [-spiffeID <id>] [-ttl <seconds>]
-          entry create|show|update|delete
-          bundle show|set|list|delete
-          agent list|show|evict
-        Every command but run takes -socketPath (default /tmp/minispire-server/private/api.sock).
-        """;
-
-    private static async Task<int> UnknownAsync(TextWriter stderr)
+    /// <summary>The whole command tree; public so the tests can walk it.</summary>
+    public static Command Build()
     {
-        await stderr.WriteLineAsync(Usage);
-        return 1;
+        // Named "minispire" whatever the process is (a test host, `dotnet minispire.dll`), so help says what to type.
+        var root = new Command("minispire", "MiniSpire: a small SPIRE server and agent, with spire-server's and spire-agent's commands and flags.");
+        root.Options.Add(new HelpOption("-h", "-help", "--help"));
+        var version = new Option<bool>("-version", "--version") { Description = "Print the version and exit" };
+        root.Options.Add(version);
+        root.Subcommands.Add(ServerCommands.Build());
+        root.Subcommands.Add(AgentCommands.Build());
+        root.SetAction(async (result, ct) =>
+        {
+            if (result.GetValue(version))
+            {
+                await result.InvocationConfiguration.Output.WriteLineAsync(Version);
+                return ExitCodes.Success;
+            }
+
+            // Bare `minispire`: the commands, and a usage exit code as spire-server gives with no command.
+            await root.Parse(["-h"], Parsing).InvokeAsync(new InvocationConfiguration { Output = result.InvocationConfiguration.Error }, ct);
+            return ExitCodes.UsageOrConfig;
+        });
+        return root;
     }
 
-    private static async Task<int> RunServerAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static string Version =>
+        typeof(MiniSpireCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]
+        ?? typeof(MiniSpireCli).Assembly.GetName().Version?.ToString() ?? "unknown";
+
+    private static List<string> CommandPath(System.CommandLine.Parsing.CommandResult? result)
     {
-        var flags = new FlagSet("server run").String("config", "Path to the server configuration file (TOML)");
-        var errors = flags.Parse(args);
-        if (errors.Count > 0 || flags.GetString("config") is not { } configPath)
+        var path = new List<string>();
+        for (var at = result; at?.Parent is not null; at = at.Parent as System.CommandLine.Parsing.CommandResult)
         {
-            await stderr.WriteLineAsync(string.Join(Environment.NewLine, errors.Append("-config is required").Distinct()) + Environment.NewLine + flags.Usage());
-            return 1;
+            path.Insert(0, at.Command.Name);
         }
 
-        ServerOptions options;
-        try
-        {
-            options = ServerConfigLoader.LoadFile(configPath);
-            await using var app = await ServerHost.BuildAsync(options, ct: ct);
-            await app.RunAsync();
-            return 0;
-        }
-        catch (ConfigException e)
-        {
-            await stderr.WriteLineAsync(e.Message);
-            return 1;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
-        {
-            // A port in use, a socket or data directory that cannot be created, a datastore that cannot be opened.
-            await stderr.WriteLineAsync($"Error: the server cannot start: {e.Message}");
-            return 1;
-        }
+        return path;
     }
 }
 
-/// <summary>A user error found by the CLI itself.</summary>
+/// <summary>A user error found by the CLI itself, with the exit code it ends the command with.</summary>
 internal sealed class CliException : Exception
 {
-    public CliException(string message)
-        : base(message)
-    {
-    }
+    public CliException(string message, int exitCode = ExitCodes.UsageOrConfig)
+        : base(message) => ExitCode = exitCode;
 
     public CliException()
     {
@@ -126,4 +90,6 @@ internal sealed class CliException : Exception
         : base(message, innerException)
     {
     }
+
+    public int ExitCode { get; } = ExitCodes.UsageOrConfig;
 }

@@ -11,19 +11,22 @@ internal static class AgentConfigLoader
     [
         "trust_domain", "server_address", "server_port", "socket_path", "admin_socket_path", "data_dir",
         "trust_bundle_path", "insecure_bootstrap", "join_token", "log_level", "discover_workload_path", "sync_interval",
-        "telemetry",
+        "telemetry", "log_format",
     ];
 
-    public static AgentOptions LoadFile(string path, string? joinTokenOverride = null)
+    public static AgentOptions LoadFile(string path, string? joinTokenOverride = null, IReadOnlyDictionary<string, object>? overrides = null)
     {
         var text = TomlValues.ReadFile(path);
-        return Load(text, joinTokenOverride);
+        return Load(text, joinTokenOverride, overrides);
     }
 
-    public static AgentOptions Load(string toml, string? joinTokenOverride = null)
+    /// <param name="toml">The file's text.</param>
+    /// <param name="joinTokenOverride">A join token given on the command line.</param>
+    /// <param name="overrides">Keys of <c>[agent]</c> set on the command line (<c>agent run -logLevel</c>), which win.</param>
+    public static AgentOptions Load(string toml, string? joinTokenOverride = null, IReadOnlyDictionary<string, object>? overrides = null)
     {
         var errors = new List<string>();
-        var agent = TomlValues.ReadSection(toml, "agent", AgentKeys, errors);
+        var agent = TomlValues.ReadSection(toml, "agent", AgentKeys, errors, overrides);
 
         TrustDomain? trustDomain = null;
         var trustDomainText = TomlValues.GetString(agent, Prefix, "trust_domain", errors);
@@ -64,6 +67,7 @@ internal static class AgentConfigLoader
 
         var joinToken = joinTokenOverride ?? TomlValues.GetString(agent, Prefix, "join_token", errors);
         var logLevel = TomlValues.GetLogLevel(agent, Prefix, errors);
+        var jsonLogs = TomlValues.GetJsonLogFormat(agent, Prefix, errors);
         var discoverPath = TomlValues.GetBool(agent, Prefix, "discover_workload_path", false, errors);
         var syncInterval = TomlValues.GetDuration(agent, Prefix, "sync_interval", TimeSpan.FromSeconds(5), errors);
         var serverPort = TomlValues.GetPort(agent, Prefix, "server_port", AgentOptions.DefaultServerPort, errors);
@@ -86,6 +90,7 @@ internal static class AgentConfigLoader
             InsecureBootstrap = insecureBootstrap,
             JoinToken = string.IsNullOrEmpty(joinToken) ? null : joinToken,
             LogLevel = logLevel,
+            JsonLogs = jsonLogs,
             DiscoverWorkloadPath = discoverPath,
             SyncInterval = syncInterval,
             Prometheus = prometheus,

@@ -8,7 +8,7 @@ internal sealed record AgentOptions
 {
     public const string DefaultSocketPath = "/tmp/spire-agent/public/api.sock";
     public const int DefaultServerPort = 8081;
-    public const string DefaultAdminSocketPath = "/tmp/minispire-agent/private/admin.sock";
+    public const string DefaultAdminSocketPath = "/tmp/spire-agent/private/admin.sock";
 
     public required TrustDomain TrustDomain { get; init; }
 
@@ -32,6 +32,9 @@ internal sealed record AgentOptions
     public string? JoinToken { get; init; }
 
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary><c>log_format = "json"</c>: one JSON object a line, as SPIRE's <c>-logFormat json</c>.</summary>
+    public bool JsonLogs { get; init; }
 
     public bool DiscoverWorkloadPath { get; init; }
 

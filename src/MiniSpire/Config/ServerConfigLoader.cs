@@ -11,21 +11,23 @@ internal static class ServerConfigLoader
     private static readonly string[] ServerKeys =
     [
         "trust_domain", "bind_address", "bind_port", "socket_path", "data_dir", "log_level", "ca_ttl",
-        "default_x509_svid_ttl", "default_jwt_svid_ttl", "jwt_issuer", "upstream_authority", "telemetry",
+        "default_x509_svid_ttl", "default_jwt_svid_ttl", "jwt_issuer", "upstream_authority", "telemetry", "log_format",
     ];
 
     private static readonly string[] UpstreamKeys = ["cert_file_path", "key_file_path"];
 
-    public static ServerOptions LoadFile(string path)
+    public static ServerOptions LoadFile(string path, IReadOnlyDictionary<string, object>? overrides = null)
     {
         var text = TomlValues.ReadFile(path);
-        return Load(text);
+        return Load(text, overrides);
     }
 
-    public static ServerOptions Load(string toml)
+    /// <param name="toml">The file's text.</param>
+    /// <param name="overrides">Keys of <c>[server]</c> set on the command line (<c>server run -logLevel</c>), which win.</param>
+    public static ServerOptions Load(string toml, IReadOnlyDictionary<string, object>? overrides = null)
     {
         var errors = new List<string>();
-        var server = TomlValues.ReadSection(toml, "server", ServerKeys, errors);
+        var server = TomlValues.ReadSection(toml, "server", ServerKeys, errors, overrides);
 
         TrustDomain? trustDomain = null;
         var trustDomainText = GetString(server, "trust_domain", errors);
@@ -74,6 +76,7 @@ internal static class ServerConfigLoader
         }
 
         var logLevel = TomlValues.GetLogLevel(server, "server.", errors);
+        var jsonLogs = TomlValues.GetJsonLogFormat(server, "server.", errors);
 
         var caTtl = GetDuration(server, "ca_ttl", TimeSpan.FromHours(24), errors);
         var x509Ttl = GetDuration(server, "default_x509_svid_ttl", TimeSpan.FromHours(1), errors);
@@ -144,6 +147,7 @@ internal static class ServerConfigLoader
             SocketPath = socketPath,
             DataDir = Path.GetFullPath(dataDir),
             LogLevel = logLevel,
+            JsonLogs = jsonLogs,
             CaTtl = caTtl,
             DefaultX509SvidTtl = x509Ttl,
             DefaultJwtSvidTtl = jwtTtl,

@@ -8,7 +8,7 @@ internal sealed record ServerOptions
 {
     public const string DefaultBindAddress = "0.0.0.0";
     public const int DefaultBindPort = 8081;
-    public const string DefaultSocketPath = "/tmp/minispire-server/private/api.sock";
+    public const string DefaultSocketPath = "/tmp/spire-server/private/api.sock";
 
     public required TrustDomain TrustDomain { get; init; }
 
@@ -21,6 +21,9 @@ internal sealed record ServerOptions
     public required string DataDir { get; init; }
 
     public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary><c>log_format = "json"</c>: one JSON object a line, as SPIRE's <c>-logFormat json</c>.</summary>
+    public bool JsonLogs { get; init; }
 
     public TimeSpan CaTtl { get; init; } = TimeSpan.FromHours(24);
 

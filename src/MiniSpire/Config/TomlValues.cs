@@ -24,7 +24,7 @@ internal static class TomlValues
     /// checked against <paramref name="knownKeys"/>; problems go to <paramref name="errors"/>. Throws only
     /// when there is nothing to read: not TOML, or no such table.
     /// </summary>
-    public static TomlTable ReadSection(string toml, string section, IReadOnlyCollection<string> knownKeys, List<string> errors)
+    public static TomlTable ReadSection(string toml, string section, IReadOnlyCollection<string> knownKeys, List<string> errors, IReadOnlyDictionary<string, object>? overrides = null)
     {
         TomlTable root;
         try
@@ -51,6 +51,12 @@ internal static class TomlValues
         foreach (var key in table.Keys.Where(k => !knownKeys.Contains(k)))
         {
             errors.Add($"unknown key \"{section}.{key}\"");
+        }
+
+        // Command-line flags (`run -logLevel DEBUG`) win over the file, as SPIRE's; they are checked as the keys are.
+        foreach (var (key, overridden) in overrides ?? new Dictionary<string, object>())
+        {
+            table[key] = overridden;
         }
 
         return table;
@@ -145,6 +151,20 @@ internal static class TomlValues
             default:
                 errors.Add($"{prefix}log_level: \"{text}\" is not one of DEBUG, INFO, WARN, ERROR");
                 return Microsoft.Extensions.Logging.LogLevel.Information;
+        }
+    }
+
+    /// <summary><c>log_format</c>: "text" (the default) or "json", as SPIRE's.</summary>
+    public static bool GetJsonLogFormat(TomlTable table, string prefix, List<string> errors)
+    {
+        var text = GetString(table, prefix, "log_format", errors);
+        switch (text?.ToLowerInvariant())
+        {
+            case null or "text": return false;
+            case "json": return true;
+            default:
+                errors.Add($"{prefix}log_format: \"{text}\" is not one of text, json");
+                return false;
         }
     }
 

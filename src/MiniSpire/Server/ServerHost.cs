@@ -36,12 +36,7 @@ internal static partial class ServerHost
             logging.AddFilter("Grpc", LogLevel.Warning);
             if (configureLogging is null)
             {
-                logging.AddSimpleConsole(console =>
-                {
-                    console.SingleLine = true;
-                    console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                    console.UseUtcTimestamp = true;
-                });
+                logging.AddMiniSpireConsole(options.JsonLogs);
             }
             else
             {

@@ -336,7 +336,8 @@ public sealed class AgentIntegrationTests : IAsyncLifetime
         Assert.Equal(1, wrongAudience.ExitCode);
         Assert.Contains("InvalidArgument", wrongAudience.Stderr, StringComparison.Ordinal);
         Assert.Equal((0, "Agent is healthy."), (healthy.ExitCode, healthy.Stdout.Trim()));
-        Assert.Equal(1, noAgent.ExitCode);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.Unreachable, noAgent.ExitCode);
+        Assert.Contains("agent is unhealthy", noAgent.Stderr, StringComparison.Ordinal);
     }
 
     private static async Task<CliResult> CliAsync(params string[] args)

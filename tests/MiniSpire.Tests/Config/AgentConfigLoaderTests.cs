@@ -19,7 +19,7 @@ public sealed class AgentConfigLoaderTests
         Assert.Equal("example.org", options.TrustDomain.Name);
         Assert.Equal(8081, options.ServerPort);
         Assert.Equal("/tmp/spire-agent/public/api.sock", options.SocketPath);
-        Assert.Equal("/tmp/minispire-agent/private/admin.sock", options.AdminSocketPath);
+        Assert.Equal("/tmp/spire-agent/private/admin.sock", options.AdminSocketPath);
         Assert.Equal(TimeSpan.FromSeconds(5), options.SyncInterval);
         Assert.Equal(LogLevel.Information, options.LogLevel);
         Assert.False(options.DiscoverWorkloadPath);
@@ -128,7 +128,7 @@ public sealed class AgentConfigLoaderTests
 
             var exit = await MiniSpire.Cli.MiniSpireCli.RunAsync(["agent", "run", "-config", path], stdout, stderr);
 
-            Assert.Equal(1, exit);
+            Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, exit);
             Assert.Contains("unknown key \"agent.bogus\"", stderr.ToString(), StringComparison.Ordinal);
             Assert.Contains("agent.trust_domain is required", stderr.ToString(), StringComparison.Ordinal);
         }

@@ -17,7 +17,7 @@ public sealed class ServerConfigLoaderTests
         Assert.Equal("example.org", options.TrustDomain.Name);
         Assert.Equal("0.0.0.0", options.BindAddress);
         Assert.Equal(8081, options.BindPort);
-        Assert.Equal("/tmp/minispire-server/private/api.sock", options.SocketPath);
+        Assert.Equal("/tmp/spire-server/private/api.sock", options.SocketPath);
         Assert.Equal(TimeSpan.FromHours(24), options.CaTtl);
         Assert.Equal(TimeSpan.FromHours(1), options.DefaultX509SvidTtl);
         Assert.Equal(TimeSpan.FromMinutes(5), options.DefaultJwtSvidTtl);
@@ -106,7 +106,7 @@ public sealed class ServerConfigLoaderTests
 
             var exit = await MiniSpire.Cli.MiniSpireCli.RunAsync(["server", "run", "-config", path], stdout, stderr).WaitAsync(TimeSpan.FromSeconds(30));
 
-            Assert.Equal(1, exit);
+            Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, exit);
             Assert.Contains("unknown key \"server.bind_adress\"", stderr.ToString(), StringComparison.Ordinal);
             Assert.Contains("server.ca_ttl:", stderr.ToString(), StringComparison.Ordinal);
             Assert.Contains("server.data_dir is required", stderr.ToString(), StringComparison.Ordinal);

@@ -346,8 +346,8 @@ public sealed class AgentApiTests : IAsyncLifetime
         var again = await _server.CliAsync("bundle", "delete", "-id", "spiffe://other.org");
         var afterDelete = await client.GetBundleAsync(new GetBundleRequest()).ResponseAsync.Within();
         Assert.Equal(0, deleted.ExitCode);
-        Assert.Equal(1, again.ExitCode);
-        Assert.Contains("NotFound", again.Stderr, StringComparison.Ordinal);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.NotFound, again.ExitCode);
+        Assert.Contains("no federated bundle for trust domain \"other.org\"", again.Stderr, StringComparison.Ordinal);
         Assert.Empty(afterDelete.FederatedBundles);
         Assert.Contains("* spiffe://third.org", list.Stdout, StringComparison.Ordinal);
     }
@@ -367,7 +367,7 @@ public sealed class AgentApiTests : IAsyncLifetime
 
             Assert.Equal(1, own.ExitCode);
             Assert.Contains("own trust domain", own.Stderr, StringComparison.Ordinal);
-            Assert.Equal(1, garbage.ExitCode);
+            Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, garbage.ExitCode);
             Assert.Contains("-path", garbage.Stderr, StringComparison.Ordinal);
             Assert.Equal(string.Empty, (await _server.CliAsync("bundle", "list")).Stdout);
         }

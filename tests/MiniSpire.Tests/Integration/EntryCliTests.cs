@@ -67,7 +67,7 @@ public sealed class EntryCliTests : IAsyncLifetime
     {
         var result = await _server.CliAsync("entry", "create", "-parentID", "spiffe://example.org/host", "-spiffeID", "spiffe://example.org/w", "-selector", "unix:uid:1", flag, value);
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, result.ExitCode);
         Assert.Contains(expected, result.Stderr, StringComparison.Ordinal);
         Assert.StartsWith("Found 0 entries", (await _server.CliAsync("entry", "show")).Stdout, StringComparison.Ordinal);
     }
@@ -77,7 +77,7 @@ public sealed class EntryCliTests : IAsyncLifetime
     {
         var result = await _server.CliAsync("entry", "create", "-dns", "x.example.org");
 
-        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, result.ExitCode);
         Assert.Contains("-parentID: is required", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("-spiffeID: is required", result.Stderr, StringComparison.Ordinal);
         Assert.Contains("-selector: is required", result.Stderr, StringComparison.Ordinal);
@@ -92,7 +92,7 @@ public sealed class EntryCliTests : IAsyncLifetime
         Assert.True(node.ExitCode == 0, node.Stderr);
         Assert.Contains("Parent ID        : spiffe://example.org/spire/server", node.Stdout, StringComparison.Ordinal);
         Assert.Contains("Expiration time  : 2100-01-01 00:00:00 +0000 UTC", node.Stdout, StringComparison.Ordinal);
-        Assert.Equal(1, both.ExitCode);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, both.ExitCode);
         Assert.Contains("-parentID: cannot be used with -node", both.Stderr, StringComparison.Ordinal);
     }
 
@@ -109,23 +109,51 @@ public sealed class EntryCliTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task EntryUpdate_ChangedFields_BumpsRevisionAndKeepsTheRest()
+    public async Task EntryUpdate_SpireSemantics_ReplacesTheWholeEntryAndBumpsRevision()
     {
-        var id = await _server.CreateEntryAsync("spiffe://example.org/host", "spiffe://example.org/web", "-selector", "unix:uid:1", "-dns", "a.example.org");
+        var id = await _server.CreateEntryAsync(
+            "spiffe://example.org/host", "spiffe://example.org/web", "-selector", "unix:uid:1", "-dns", "a.example.org", "-x509SVIDTTL", "600", "-hint", "h", "-admin");
 
-        var updated = await _server.CliAsync("entry", "update", "-entryID", id, "-selector", "unix:uid:2", "-x509SVIDTTL", "300");
+        // As spire-server entry update: -entryID, -parentID, -spiffeID and -selector given, every flag left out is reset.
+        var updated = await _server.CliAsync(
+            "entry", "update", "-entryID", id, "-parentID", "spiffe://example.org/host", "-spiffeID", "spiffe://example.org/web", "-selector", "unix:uid:2", "-x509SVIDTTL", "300");
 
         Assert.True(updated.ExitCode == 0, updated.Stderr);
         Assert.Contains("Revision         : 1", updated.Stdout, StringComparison.Ordinal);
         Assert.Contains("Selector         : unix:uid:2", updated.Stdout, StringComparison.Ordinal);
-        Assert.DoesNotContain("unix:uid:1", updated.Stdout, StringComparison.Ordinal);
-        Assert.Contains("DNS name         : a.example.org", updated.Stdout, StringComparison.Ordinal);
         Assert.Contains("X509-SVID TTL    : 300", updated.Stdout, StringComparison.Ordinal);
+        var shown = await _server.CliAsync("entry", "show", "-entryID", id, "-output", "json");
+        using var json = JsonDocument.Parse(shown.Stdout);
+        var entry = Assert.Single(json.RootElement.GetProperty("entries").EnumerateArray().ToList());
+        Assert.Equal("unix", Assert.Single(entry.GetProperty("selectors").EnumerateArray().ToList()).GetProperty("type").GetString());
+        Assert.Empty(entry.GetProperty("dnsNames").EnumerateArray());
+        Assert.Equal(string.Empty, entry.GetProperty("hint").GetString());
+        Assert.False(entry.GetProperty("admin").GetBoolean());
+        Assert.Equal("1", entry.GetProperty("revisionNumber").GetString());
+    }
 
-        var invalid = await _server.CliAsync("entry", "update", "-entryID", id, "-spiffeID", "spiffe://other.org/web");
-        Assert.Equal(1, invalid.ExitCode);
+    [Fact]
+    public async Task EntryUpdate_PartialFlags_RefusedNamingEachRequiredFlagAndEntryUnchanged()
+    {
+        var id = await _server.CreateEntryAsync("spiffe://example.org/host", "spiffe://example.org/web", "-selector", "unix:uid:1");
+
+        var partial = await _server.CliAsync("entry", "update", "-entryID", id, "-selector", "unix:uid:2");
+        var noId = await _server.CliAsync("entry", "update", "-parentID", "spiffe://example.org/host", "-spiffeID", "spiffe://example.org/web", "-selector", "unix:uid:2");
+        var invalid = await _server.CliAsync("entry", "update", "-entryID", id, "-parentID", "spiffe://example.org/host", "-spiffeID", "spiffe://other.org/web", "-selector", "unix:uid:1");
+        var missing = await _server.CliAsync("entry", "update", "-entryID", "no-such-entry", "-parentID", "spiffe://example.org/host", "-spiffeID", "spiffe://example.org/web", "-selector", "unix:uid:1");
+
+        Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, partial.ExitCode);
+        Assert.Contains("-parentID: is required", partial.Stderr, StringComparison.Ordinal);
+        Assert.Contains("-spiffeID: is required", partial.Stderr, StringComparison.Ordinal);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, noId.ExitCode);
+        Assert.Contains("-entryID: is required", noId.Stderr, StringComparison.Ordinal);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.Failure, invalid.ExitCode);
         Assert.Contains("spiffe_id:", invalid.Stderr, StringComparison.Ordinal);
-        Assert.Contains("spiffe://example.org/web", (await _server.CliAsync("entry", "show", "-entryID", id)).Stdout, StringComparison.Ordinal);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.NotFound, missing.ExitCode);
+        var shown = (await _server.CliAsync("entry", "show", "-entryID", id)).Stdout;
+        Assert.Contains("spiffe://example.org/web", shown, StringComparison.Ordinal);
+        Assert.Contains("Selector         : unix:uid:1", shown, StringComparison.Ordinal);
+        Assert.Contains("Revision         : 0", shown, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -137,8 +165,8 @@ public sealed class EntryCliTests : IAsyncLifetime
         var again = await _server.CliAsync("entry", "delete", "-entryID", id);
 
         Assert.Equal(0, deleted.ExitCode);
-        Assert.Equal(1, again.ExitCode);
-        Assert.Contains("NotFound", again.Stderr, StringComparison.Ordinal);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.NotFound, again.ExitCode);
+        Assert.Contains("not found", again.Stderr, StringComparison.Ordinal);
         Assert.StartsWith("Found 0 entries", (await _server.CliAsync("entry", "show")).Stdout, StringComparison.Ordinal);
     }
 
@@ -170,7 +198,7 @@ public sealed class EntryCliTests : IAsyncLifetime
 
         Assert.Equal(0, healthy.ExitCode);
         Assert.Equal("Server is healthy.", healthy.Stdout.Trim());
-        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.Unreachable, missing.ExitCode);
         Assert.Contains("unhealthy", missing.Stderr, StringComparison.Ordinal);
     }
 

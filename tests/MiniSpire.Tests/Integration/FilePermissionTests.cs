@@ -168,7 +168,7 @@ public sealed class FilePermissionTests
                 await app.StartAsync().Within();
                 await app.Services.GetRequiredService<AgentService>().FirstSync.Within();
                 using var stderr = new StringWriter();
-                var health = await Cli.MiniSpireCli.RunAsync(["agent", "healthcheck", "-socketPath", Path.Combine(shared, "api.sock")], TextWriter.Null, stderr).Within();
+                var health = await global::MiniSpire.Cli.MiniSpireCli.RunAsync(["agent", "healthcheck", "-socketPath", Path.Combine(shared, "api.sock")], TextWriter.Null, stderr).Within();
                 Assert.True(health == 0, stderr.ToString());
                 Assert.True(File.Exists(Path.Combine(shared, "api.sock")));
                 Assert.Equal(Mode1777, File.GetUnixFileMode(shared));

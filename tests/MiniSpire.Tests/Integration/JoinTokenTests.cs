@@ -173,7 +173,7 @@ public sealed class JoinTokenTests : IAsyncLifetime
 
         Assert.Equal(1, foreign.ExitCode);
         Assert.Contains("spiffe_id:", foreign.Stderr, StringComparison.Ordinal);
-        Assert.Equal(1, zeroTtl.ExitCode);
+        Assert.Equal(MiniSpire.Cli.ExitCodes.UsageOrConfig, zeroTtl.ExitCode);
         Assert.Contains("-ttl", zeroTtl.Stderr, StringComparison.Ordinal);
         Assert.StartsWith("Found 0 entries", (await _server.CliAsync("entry", "show")).Stdout, StringComparison.Ordinal);
     }

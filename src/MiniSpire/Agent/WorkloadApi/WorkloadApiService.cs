@@ -306,6 +306,13 @@ internal sealed partial class WorkloadApiService(
             throw new RpcException(new Status(StatusCode.Unauthenticated, "could not verify existence of the original caller"));
         }
 
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            // SPIRE's agent logs the same at DEBUG ("PID attested to have selectors"): what an entry must name.
+            var selectors = string.Join(" ", attestation.Selectors.Select(s => $"{s.Type}:{s.Value}"));
+            LogAttested(logger, attestation.Caller.Pid, selectors, rpc);
+        }
+
         return new AttestedCaller(attestation.Caller.Pid, attestation.Selectors.ToHashSet());
     }
 
@@ -350,6 +357,9 @@ internal sealed partial class WorkloadApiService(
 
     [LoggerMessage(EventId = 104, Level = LogLevel.Warning, Message = "The caller of {Rpc} (pid {Pid}) no longer runs as uid {Uid} gid {Gid}, the credentials it connected with (it exec'd a setuid or setgid program, or changed its ids); refused")]
     private static partial void LogCallerCredentialsChanged(ILogger logger, string rpc, int pid, uint uid, uint gid);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Debug, Message = "PID attested to have selectors: pid {Pid}, selectors [{Selectors}] ({Rpc})")]
+    private static partial void LogAttested(ILogger logger, int pid, string selectors, string rpc);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Warning, Message = "The JWT bundle of {TrustDomain} cannot be used for validation: {Reason}")]
     private static partial void LogUnusableJwtBundle(ILogger logger, string trustDomain, string reason);

@@ -38,7 +38,18 @@ internal sealed partial class AdminApiService : Admin.AdminBase
 
     public override async Task<EntryProto> CreateEntry(EntryProto request, ServerCallContext context)
     {
-        var entry = request.FromProto(Guid.NewGuid().ToString(), _time.GetUtcNow().ToUnixTimeSeconds());
+        // A custom ID (`entry create -entryID`) as SPIRE's: at most 255 characters of [A-Za-z0-9._-], unique.
+        if (request.Id.Length > 255 || request.Id.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.')))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"invalid entry: id: \"{request.Id}\" must be at most 255 characters of letters, digits, '.', '_' and '-'"));
+        }
+
+        if (request.Id.Length > 0 && await _store.GetEntryAsync(request.Id, context.CancellationToken) is not null)
+        {
+            throw new RpcException(new Status(StatusCode.AlreadyExists, $"an entry with ID \"{request.Id}\" already exists"));
+        }
+
+        var entry = request.FromProto(request.Id.Length > 0 ? request.Id : Guid.NewGuid().ToString(), _time.GetUtcNow().ToUnixTimeSeconds());
         ThrowIfInvalid(entry);
         try
         {
@@ -220,9 +231,23 @@ internal sealed partial class AdminApiService : Admin.AdminBase
 
     public override async Task<ListAgentsResponse> ListAgents(ListAgentsRequest request, ServerCallContext context)
     {
+        if (request.Banned is not ("" or "true" or "false"))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, $"banned: \"{request.Banned}\" is not true, false or empty"));
+        }
+
+        var wanted = request.Selectors.Select(s => new Selector(s.Type, s.Value)).ToList();
         var response = new ListAgentsResponse();
         foreach (var agent in await _store.ListAgentsAsync(context.CancellationToken))
         {
+            if (!wanted.All(agent.Selectors.Contains)
+                || (request.AttestationType.Length > 0 && agent.AttestationType != request.AttestationType)
+                || (request.ExpiresBefore > 0 && agent.ExpiresAt >= request.ExpiresBefore)
+                || (request.Banned.Length > 0 && agent.Banned != (request.Banned == "true")))
+            {
+                continue;
+            }
+
             var info = new AgentInfo
             {
                 SpiffeId = agent.SpiffeId,
@@ -230,6 +255,7 @@ internal sealed partial class AdminApiService : Admin.AdminBase
                 X509SvidSerialNumber = agent.SerialNumber,
                 X509SvidExpiresAt = agent.ExpiresAt,
                 CreatedAt = agent.CreatedAt,
+                Banned = agent.Banned,
             };
             info.Selectors.AddRange(agent.Selectors.Select(s => new SelectorProto { Type = s.Type, Value = s.Value }));
             response.Agents.Add(info);
@@ -247,6 +273,17 @@ internal sealed partial class AdminApiService : Admin.AdminBase
 
         LogAgentEvicted(request.SpiffeId);
         return new EvictAgentResponse();
+    }
+
+    public override async Task<BanAgentResponse> BanAgent(BanAgentRequest request, ServerCallContext context)
+    {
+        if (!await _store.BanAgentAsync(request.SpiffeId, context.CancellationToken))
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"agent \"{request.SpiffeId}\" not found"));
+        }
+
+        LogAgentBanned(request.SpiffeId);
+        return new BanAgentResponse();
     }
 
     public override Task<HealthResponse> Health(HealthRequest request, ServerCallContext context) =>
@@ -281,4 +318,7 @@ internal sealed partial class AdminApiService : Admin.AdminBase
 
     [LoggerMessage(EventId = 405, Level = LogLevel.Warning, Message = "Evicted agent {AgentId}; its calls are refused from now on.")]
     private partial void LogAgentEvicted(string agentId);
+
+    [LoggerMessage(EventId = 407, Level = LogLevel.Warning, Message = "Banned agent {AgentId}; its calls are refused until it is evicted.")]
+    private partial void LogAgentBanned(string agentId);
 }

@@ -65,6 +65,11 @@ internal sealed partial class AgentAuthenticator
             throw Refuse(StatusCode.PermissionDenied, peer, $"agent \"{id}\" is not attested or has been evicted");
         }
 
+        if (agent.Banned)
+        {
+            throw Refuse(StatusCode.PermissionDenied, peer, $"agent \"{id}\" is banned (`minispire server agent evict` lifts the ban)");
+        }
+
         var serial = certificate.SerialNumber.ToLowerInvariant();
         if (serial == agent.SerialNumber)
         {

@@ -20,6 +20,9 @@ internal sealed record AgentRecord
     public IReadOnlyList<Selector> Selectors { get; init; } = [];
 
     public long CreatedAt { get; init; }
+
+    /// <summary>Banned by <c>agent ban</c>: refused until evicted. An attestation's upsert leaves it as it is.</summary>
+    public bool Banned { get; init; }
 }
 
 internal enum AuthorityKind

@@ -37,7 +37,8 @@ internal sealed class SqliteDataStore
             new_serial_number TEXT NOT NULL,
             expires_at INTEGER NOT NULL,
             selectors TEXT NOT NULL,
-            created_at INTEGER NOT NULL);
+            created_at INTEGER NOT NULL,
+            banned INTEGER NOT NULL DEFAULT 0);
         CREATE TABLE IF NOT EXISTS join_tokens (
             token TEXT PRIMARY KEY,
             expires_at INTEGER NOT NULL);
@@ -111,6 +112,17 @@ internal sealed class SqliteDataStore
             create.ExecuteNonQuery();
         }
 
+        using (var columns = connection.CreateCommand())
+        {
+            // A datastore made before `agent ban` existed gets the column; its agents are not banned.
+            columns.CommandText = "SELECT COUNT(*) FROM pragma_table_info('agents') WHERE name = 'banned'";
+            if (Convert.ToInt64(columns.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+            {
+                using var alter = connection.CreateCommand();
+                alter.CommandText = "ALTER TABLE agents ADD COLUMN banned INTEGER NOT NULL DEFAULT 0";
+                alter.ExecuteNonQuery();
+            }
+        }
         return store;
     }
 
@@ -312,6 +324,16 @@ internal sealed class SqliteDataStore
         await using var connection = OpenConnection();
         await using var command = connection.CreateCommand();
         command.CommandText = "DELETE FROM agents WHERE spiffe_id = $id";
+        command.Parameters.AddWithValue("$id", spiffeId);
+        return await command.ExecuteNonQueryAsync(ct) > 0;
+    }
+
+    /// <summary>Bans an agent as SPIRE's <c>agent ban</c>: kept, marked banned, its SVID serials forgotten.</summary>
+    public async Task<bool> BanAgentAsync(string spiffeId, CancellationToken ct = default)
+    {
+        await using var connection = OpenConnection();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE agents SET banned = 1, serial_number = '', new_serial_number = '' WHERE spiffe_id = $id";
         command.Parameters.AddWithValue("$id", spiffeId);
         return await command.ExecuteNonQueryAsync(ct) > 0;
     }
@@ -569,6 +591,7 @@ internal sealed class SqliteDataStore
                 ExpiresAt = reader.GetInt64(reader.GetOrdinal("expires_at")),
                 Selectors = ParseSelectors(reader.GetString(reader.GetOrdinal("selectors"))),
                 CreatedAt = reader.GetInt64(reader.GetOrdinal("created_at")),
+                Banned = reader.GetInt64(reader.GetOrdinal("banned")) != 0,
             });
         }
 
