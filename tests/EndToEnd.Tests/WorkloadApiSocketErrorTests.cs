@@ -130,10 +130,10 @@ public sealed class WorkloadApiSocketErrorTests : IAsyncLifetime
         var agent = await _stack.MiniSpireAsync("agent", "api", "fetch", "x509", "-socketPath", missing);
         var health = await _stack.MiniSpireAsync("server", "healthcheck", "-socketPath", missing);
 
-        Assert.Equal(1, server.ExitCode);
+        Assert.Equal(3, server.ExitCode); // unreachable (src/MiniSpire/README.md, exit codes)
         Assert.Contains($"Error: no MiniSpire server at {missing} (No such file or directory)", server.StandardError, StringComparison.Ordinal);
-        Assert.Equal(1, agent.ExitCode);
-        Assert.Contains($"Error: no Workload API socket at {missing} (No such file or directory)", agent.StandardError, StringComparison.Ordinal);
+        Assert.Equal(3, agent.ExitCode);
+        Assert.Contains($"Error: no MiniSpire agent at {missing} (No such file or directory)", agent.StandardError, StringComparison.Ordinal);
         Assert.Contains($"no MiniSpire server at {missing} (No such file or directory)", health.StandardError, StringComparison.Ordinal);
     }
 }

@@ -61,7 +61,7 @@ public sealed class RuntimeNeedsTests
     [InlineData("12-spire-server.yaml", "socket_path = \"/tmp/spire-server/private/api.sock\"", "socket_path = \"/opt/spire/api.sock\"",
         "container spire-server (ghcr.io/spiffe/spire-server): creates the socket /opt/spire/api.sock, but /opt/spire is not on a writable volume (no volume)")]
     // The helper listens on another port than its probes and the PodMonitor use.
-    [InlineData("50-spiffe-helper-config.yaml", "bind_port = 8088\n    liveness_path = \"/live\"\n    readiness_path = \"/ready\"\n---", "bind_port = 8089\n    liveness_path = \"/live\"\n    readiness_path = \"/ready\"\n---",
+    [InlineData("50-spiffe-helper-config.yaml", "bind_port = 8088\n    liveness_path = \"/live\"\n    readiness_path = \"/ready\"\n  # For the one-shot", "bind_port = 8089\n    liveness_path = \"/live\"\n    readiness_path = \"/ready\"\n  # For the one-shot",
         "Deployment spiffe-demo/nginx-mtls container spiffe-helper (spiffe-helper): livenessProbe uses port helper-http (8088), where the program does not listen (it listens on 8089)")]
     // The SPIRE server's health listener on its default address, localhost: the kubelet's probes cannot reach it.
     [InlineData("12-spire-server.yaml", "      bind_address = \"0.0.0.0\"\n      bind_port = \"8080\"", "      bind_port = \"8080\"",
