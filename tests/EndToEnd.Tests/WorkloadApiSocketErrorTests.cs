@@ -128,7 +128,7 @@ public sealed class WorkloadApiSocketErrorTests : IAsyncLifetime
 
         var server = await _stack.MiniSpireAsync("server", "entry", "show", "-socketPath", missing);
         var agent = await _stack.MiniSpireAsync("agent", "api", "fetch", "x509", "-socketPath", missing);
-        var health = await _stack.MiniSpireAsync("server", "healthcheck", "-socketPath", missing);
+        var health = await _stack.MiniSpireAsync("server", "healthcheck", "-verbose", "-socketPath", missing);
 
         Assert.Equal(3, server.ExitCode); // unreachable (src/MiniSpire/README.md, exit codes)
         Assert.Contains($"Error: no MiniSpire server at {missing} (No such file or directory)", server.StandardError, StringComparison.Ordinal);
